@@ -1,0 +1,51 @@
+# The two commands a newcomer runs: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip -q --disable-pip-version-check
+STAMP := $(VENV)/.installed-dev
+DEMO_STAMP := $(VENV)/.installed-demo
+# torch is pinned: where there is no NVIDIA GPU, 2.13.0 resolves to the CPU wheel (on these machines
+# it lies on disk); elsewhere set TORCH_INDEX=https://download.pytorch.org/whl/cpu to fetch the CPU
+# build instead of the multi-GB CUDA one. On a GPU box the default CUDA build is what you want.
+TORCH_VERSION ?= 2.13.0
+TORCH_INDEX ?=
+HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo 1)
+
+.PHONY: test demo lint format clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.torch: | $(PY)
+	$(PIP) install "torch==$(TORCH_VERSION)" $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
+	@if [ -z "$(HAS_GPU)" ]; then $(PY) -c "import torch, sys; sys.exit('torch has CUDA on a machine without a GPU: rerun with TORCH_INDEX=https://download.pytorch.org/whl/cpu' if torch.version.cuda else 0)"; fi
+	touch $@
+
+$(STAMP): pyproject.toml $(VENV)/.torch
+	$(PIP) install -e '.[dev]'
+	touch $@
+
+$(DEMO_STAMP): pyproject.toml $(VENV)/.torch
+	$(PIP) install -e '.[dev,demo]'
+	touch $@ $(STAMP)
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/pytest
+
+demo:
+	@echo "make demo is not available yet: the embedded demo lands with issue 8 (presets/demo.toml)." >&2
+	@exit 1
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf $(VENV) build *.egg-info

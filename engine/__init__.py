@@ -1,0 +1,1 @@
+"""Specs, runs, workers, pruning and evaluation. Torch is imported only by worker-side modules."""

@@ -1,0 +1,3 @@
+from langprune.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Experiment presets shipped with langprune (TOML), and local lm-eval task files."""

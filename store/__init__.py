@@ -1,0 +1,1 @@
+"""DuckDB results database, comparison queries and export. Never imports torch."""

@@ -1,0 +1,1 @@
+"""Textual interface. Never imports torch, transformers or lm_eval."""
