@@ -47,9 +47,10 @@ def root(
 
 
 def _register() -> None:
-    from langprune import cli_presets
+    from langprune import cli_presets, cli_run, cli_store, cli_tui
 
-    cli_presets.register(app)
+    for module in (cli_presets, cli_store, cli_run, cli_tui):
+        module.register(app)
 
 
 _register()
