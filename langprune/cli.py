@@ -47,9 +47,9 @@ def root(
 
 
 def _register() -> None:
-    from langprune import cli_presets, cli_run, cli_store, cli_tui
+    from langprune import cli_doctor, cli_presets, cli_run, cli_store, cli_tui
 
-    for module in (cli_presets, cli_store, cli_run, cli_tui):
+    for module in (cli_presets, cli_store, cli_run, cli_tui, cli_doctor):
         module.register(app)
 
 

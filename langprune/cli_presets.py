@@ -19,8 +19,10 @@ def presets_list(ctx: typer.Context) -> None:
     from langprune.engine import presets
 
     ws = state(ctx).workspace(create=False)
-    table = Table("name", "runs", "description", "file")
+    table = Table("name", "runs", "description", "from")
+    shipped = presets.builtin_dir()
     for name, path in presets.available(ws).items():
+        where = "shipped" if path.parent == shipped else str(path)
         try:
             exp = presets.load(str(path))
             table.add_row(
@@ -30,7 +32,7 @@ def presets_list(ctx: typer.Context) -> None:
                 str(path),
             )
         except Exception as exc:  # a broken user preset must not hide the others
-            table.add_row(name, "-", f"[red]invalid: {str(exc).splitlines()[0]}[/red]", str(path))
+            table.add_row(name, "-", f"[red]invalid: {str(exc).splitlines()[0]}[/red]", where)
     console().print(table)
 
 
