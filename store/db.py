@@ -1,0 +1,143 @@
+"""Short-lived DuckDB connections that wait their turn instead of failing.
+
+DuckDB lets one process hold a database file for writing (and refuses readers meanwhile). Every
+langprune process (CLI, TUI threads, ingesting launchers) therefore opens the database only for the
+span of one operation, and queues on a sidecar lock file (`<db>.lock`, flock: shared for readers,
+exclusive for writers) before opening it. flock waits are cheap, survive nothing (the kernel drops
+the lock when a process dies), and serialise threads of one process as well, since each call takes
+its own file descriptor. DuckDB's own lock error can still come from a process outside langprune
+(a user's `duckdb` shell): that is retried with backoff and jitter until the deadline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import random
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+
+from langprune.store import schema
+from langprune.store.errors import StoreBusy
+
+DEFAULT_TIMEOUT = 120.0
+_MAX_SLEEP = 0.05
+
+
+def lock_path(db_path: Path) -> Path:
+    return db_path.with_name(db_path.name + ".lock")
+
+
+def _sleep(attempt: int) -> None:
+    # Exponential backoff with full jitter, so waiting processes do not wake in lockstep.
+    time.sleep(random.uniform(0.0005, min(_MAX_SLEEP, 0.002 * 2**attempt)))
+
+
+@contextlib.contextmanager
+def file_lock(path: Path, *, shared: bool, timeout: float = DEFAULT_TIMEOUT) -> Iterator[None]:
+    """Hold flock on `path` (created if missing) for the block; StoreBusy after `timeout` s."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        mode = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
+        deadline = time.monotonic() + timeout
+        attempt = 0
+        while True:
+            try:
+                fcntl.flock(fd, mode)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                    raise
+                if time.monotonic() > deadline:
+                    raise StoreBusy(
+                        f"the results database {path.with_suffix('')} stayed busy for "
+                        f"{timeout:.0f} s (another langprune process is using it)"
+                    ) from None
+                _sleep(attempt)
+                attempt += 1
+        yield
+    finally:
+        os.close(fd)  # also releases the lock
+
+
+def _is_lock_conflict(exc: duckdb.Error) -> bool:
+    text = str(exc)
+    return "Could not set lock" in text or "Conflicting lock" in text
+
+
+def _open(db_path: Path, read_only: bool, deadline: float) -> duckdb.DuckDBPyConnection:
+    attempt = 0
+    while True:
+        try:
+            return duckdb.connect(str(db_path), read_only=read_only)
+        except duckdb.Error as exc:
+            if not _is_lock_conflict(exc) or time.monotonic() > deadline:
+                if _is_lock_conflict(exc):
+                    raise StoreBusy(
+                        f"the results database {db_path} is held by another program: {exc}"
+                    ) from None
+                raise
+            _sleep(attempt + 3)
+            attempt += 1
+
+
+# Databases this process has seen at the current schema version (skips a check per connection).
+_CURRENT: set[tuple[str, int]] = set()
+
+
+@contextlib.contextmanager
+def connect(
+    db_path: Path | str, read_only: bool = False, *, timeout: float = DEFAULT_TIMEOUT
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection for one operation, closed (and the file released) when the block ends.
+
+    A writable connection creates the database and migrates it to the current schema. A read-only
+    one cannot write, so when the database is missing or older it first has a writable one do that.
+    """
+    db_path = Path(db_path)
+    deadline = time.monotonic() + timeout
+    if read_only and not _known_current(db_path, deadline):
+        with connect(db_path, read_only=False, timeout=timeout):
+            pass
+    with file_lock(lock_path(db_path), shared=read_only, timeout=timeout):
+        con = _open(db_path, read_only, deadline)
+        try:
+            if not read_only:
+                schema.migrate(con)
+                _CURRENT.add(_key(db_path))
+            yield con
+        finally:
+            con.close()
+
+
+def _key(db_path: Path) -> tuple[str, int]:
+    # The inode tells a rebuilt (replaced) database from the one checked before.
+    try:
+        return str(db_path.resolve()), db_path.stat().st_ino
+    except FileNotFoundError:
+        return str(db_path), -1
+
+
+def _known_current(db_path: Path, deadline: float) -> bool:
+    """Whether the database exists at the current schema version (checked once per process)."""
+    if not db_path.exists():
+        return False
+    if _key(db_path) in _CURRENT:
+        return True
+    with file_lock(lock_path(db_path), shared=True, timeout=max(0.0, deadline - time.monotonic())):
+        if not db_path.exists():
+            return False
+        con = _open(db_path, True, deadline)
+        try:
+            current = schema.current_version(con) >= schema.SCHEMA_VERSION
+        finally:
+            con.close()
+    if current:
+        _CURRENT.add(_key(db_path))
+    return current

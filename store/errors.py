@@ -1,0 +1,30 @@
+"""Errors the store raises; all are ValueErrors so callers can show the message as it is."""
+
+from __future__ import annotations
+
+
+class StoreError(ValueError):
+    """Something the user can act on (the message says what)."""
+
+
+class StoreBusy(StoreError):
+    """The database stayed locked by another process for longer than the caller would wait."""
+
+
+class FilterError(StoreError):
+    """A filter expression that does not parse; the message names the token and the choices."""
+
+
+class AmbiguousComparison(StoreError):
+    """Several values of a field remain after filtering, and averaging across them would mislead.
+
+    `field` is the filter to set (model, method, sparsity, corpus) and `choices` its values.
+    """
+
+    def __init__(self, field: str, choices: list[str]) -> None:
+        self.field = field
+        self.choices = choices
+        super().__init__(
+            f"several {field} values remain after filtering ({', '.join(choices)}); "
+            f"choose one with --{field} (results are never averaged across them)"
+        )

@@ -1,0 +1,371 @@
+"""Ingest run directories into the results database: idempotent by run id, incremental, bulk.
+
+1. Scan the run dirs and stat spec.json, status.json and metrics.jsonl (no lock, no DuckDB).
+2. Read what the database last saw of each run (a short read-only connection).
+3. Read the files of the runs that changed, still without holding the database. Files are only
+   read, never locked, so a worker appending to them is never held up; a half-written last line of
+   metrics.jsonl is left out, and since the file's size then differs from what is recorded, the run
+   is read again once the line is complete.
+4. Replace those runs' rows in one transaction (a short writable connection). A run that another
+   process ingested from newer files meanwhile is not overwritten with older ones.
+
+Each run's metric rows are deduplicated by (kind, task, subtask, language, metric), the last line
+winning, so a worker that re-evaluates after a retry replaces its earlier result instead of adding
+a second one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from langprune.paths import db_path as default_db_path
+from langprune.paths import runs_dir
+from langprune.store import rundir
+from langprune.store.db import connect, file_lock, lock_path
+
+RUN_COLUMNS = (
+    "id", "experiment", "model", "model_id", "method", "sparsity", "sparsity_fraction",
+    "calibration_language", "corpus", "nsamples", "seqlen", "seed", "state", "queued_at",
+    "started_at", "finished_at", "updated_at", "seconds_load", "seconds_calibration",
+    "seconds_prune", "seconds_eval", "seconds_total", "achieved_sparsity", "host", "device", "pid",
+    "worker", "job_id", "error", "versions", "spec", "n_metrics",
+)  # fmt: skip
+METRIC_COLUMNS = (
+    "run_id", "kind", "task", "subtask", "language", "metric", "value", "stderr", "n", "extra",
+)  # fmt: skip
+STATE_COLUMNS = (
+    "run_id", "spec_sig", "status_sig", "metrics_sig", "status_mtime_ns", "metrics_mtime_ns",
+    "ingested_at",
+)  # fmt: skip
+
+
+@dataclass
+class IngestReport:
+    """What one ingest did."""
+
+    scanned: int = 0
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    metric_rows: int = 0
+    skipped_lines: int = 0
+    seconds: float = 0.0
+
+    @property
+    def unchanged(self) -> int:
+        return self.scanned - len(self.updated)
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """The stat signature of a run dir's three files: 'mtime_ns:size', or '' when missing."""
+
+    spec: str
+    status: str
+    metrics: str
+    status_mtime_ns: int
+    metrics_mtime_ns: int
+
+
+def _sig(path: str) -> tuple[str, int]:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return "", 0
+    return f"{st.st_mtime_ns}:{st.st_size}", st.st_mtime_ns
+
+
+def scan(runs_root: Path) -> dict[str, _Seen]:
+    """Stat the files of every run dir (dirs being created, named '.<id>...', are skipped)."""
+    seen: dict[str, _Seen] = {}
+    try:
+        entries = list(os.scandir(runs_root))
+    except FileNotFoundError:
+        return seen
+    for entry in entries:
+        if entry.name.startswith(".") or not entry.is_dir():
+            continue
+        spec, _ = _sig(os.path.join(entry.path, "spec.json"))
+        if not spec:
+            continue
+        status, status_mtime = _sig(os.path.join(entry.path, "status.json"))
+        metrics, metrics_mtime = _sig(os.path.join(entry.path, "metrics.jsonl"))
+        seen[entry.name] = _Seen(spec, status, metrics, status_mtime, metrics_mtime)
+    return seen
+
+
+def _float(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return int(value)
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def corpus_label(corpus: dict[str, Any] | None) -> str | None:
+    """A short name for a calibration corpus: its source, and the dataset when there is one."""
+    if not corpus:
+        return None
+    source = str(corpus.get("source", "?"))
+    options = corpus.get("options") or {}
+    name = options.get("dataset") or options.get("name")
+    return f"{source}:{name}" if name else source
+
+
+def sparsity_fraction(sparsity: str | None) -> float | None:
+    if not sparsity:
+        return None
+    try:
+        if ":" in sparsity:
+            n, m = sparsity.split(":")
+            return int(n) / int(m)
+        return float(sparsity)
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
+def run_row(run_id: str, spec: dict[str, Any], status: dict[str, Any], n_metrics: int) -> tuple:
+    """One `runs` row from spec.json and status.json (missing keys become NULL)."""
+    model = spec.get("model") or {}
+    model_id = str(model.get("id", "?"))
+    state = str(status.get("state", "queued"))
+    seconds = status.get("seconds") or {}
+    finished = next((status.get(f"{s}_at") for s in rundir.FINAL_STATES if s == state), None)
+    row = {
+        "id": run_id,
+        "experiment": _str(spec.get("experiment")),
+        "model": model.get("label") or model_id.rsplit("/", 1)[-1].removeprefix("random:"),
+        "model_id": model_id,
+        "method": _str(spec.get("method")),
+        "sparsity": _str(spec.get("sparsity")),
+        "sparsity_fraction": sparsity_fraction(_str(spec.get("sparsity"))),
+        "calibration_language": _str(spec.get("calibration_language")),
+        "corpus": corpus_label(spec.get("corpus")),
+        "nsamples": _int(spec.get("nsamples")),
+        "seqlen": _int(spec.get("seqlen")),
+        "seed": _int(spec.get("seed")),
+        "state": state,
+        "queued_at": _float(status.get("queued_at")),
+        "started_at": _float(status.get("running_at")),
+        "finished_at": _float(finished),
+        "updated_at": _float(status.get("updated_at")),
+        "seconds_load": _float(seconds.get("load")),
+        "seconds_calibration": _float(seconds.get("calibration")),
+        "seconds_prune": _float(seconds.get("prune")),
+        "seconds_eval": _float(seconds.get("eval")),
+        "seconds_total": _float(seconds.get("total")),
+        "achieved_sparsity": _float(status.get("achieved_sparsity")),
+        "host": _str(status.get("host")),
+        "device": _str(status.get("device")),
+        "pid": _int(status.get("pid")),
+        "worker": _str(status.get("worker")),
+        "job_id": _str(status.get("job_id")),
+        "error": _str(status.get("error")),
+        "versions": json.dumps(status["versions"]) if status.get("versions") else None,
+        "spec": json.dumps(spec, sort_keys=True),
+        "n_metrics": n_metrics,
+    }
+    return tuple(row[c] for c in RUN_COLUMNS)
+
+
+def metric_rows(run_id: str, records: Iterable[dict[str, Any]]) -> tuple[list[tuple], int]:
+    """`metrics` rows of one run, last line winning per key; and how many records were unusable."""
+    rows: dict[tuple, tuple] = {}
+    bad = 0
+    for rec in records:
+        metric, value = rec.get("metric"), rec.get("value")
+        if not isinstance(metric, str) or value is None or isinstance(value, bool):
+            bad += 1
+            continue
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            bad += 1
+            continue
+        key = (
+            _str(rec.get("kind")), _str(rec.get("task")), _str(rec.get("subtask")),
+            _str(rec.get("language")), metric,
+        )  # fmt: skip
+        extra = rec.get("extra")
+        rows[key] = (
+            run_id, *key, None if math.isnan(value) else value, _float(rec.get("stderr")),
+            _int(rec.get("n")), json.dumps(extra, sort_keys=True) if extra is not None else None,
+        )  # fmt: skip
+    return list(rows.values()), bad
+
+
+@dataclass
+class _Batch:
+    runs: list[tuple] = field(default_factory=list)
+    metrics: list[tuple] = field(default_factory=list)
+    states: list[tuple] = field(default_factory=list)
+    skipped_lines: int = 0
+
+
+def _read_runs(runs_root: Path, todo: dict[str, _Seen]) -> _Batch:
+    batch = _Batch()
+    now = time.time()
+    for run_id, seen in todo.items():
+        rd = rundir.RunDir(runs_root / run_id)
+        spec = rd.read_spec()
+        if spec is None:
+            continue  # vanished or unreadable: the next scan decides
+        status = rd.status()
+        records, _ = rundir.read_jsonl(rd.metrics)
+        rows, bad = metric_rows(run_id, records)
+        batch.skipped_lines += bad
+        batch.runs.append(run_row(run_id, spec, status, len(rows)))
+        batch.metrics.extend(rows)
+        batch.states.append(
+            (run_id, seen.spec, seen.status, seen.metrics, seen.status_mtime_ns,
+             seen.metrics_mtime_ns, now)
+        )  # fmt: skip
+    return batch
+
+
+def _table(columns: tuple[str, ...], rows: list[tuple], types: dict[str, Any]) -> Any:
+    """Rows as an Arrow table DuckDB can scan in bulk (with the types stated, as NULLs need it)."""
+    import pyarrow as pa
+
+    cols = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
+    return pa.table(
+        {name: pa.array(values, type=types.get(name, pa.string())) for name, values in
+         zip(columns, cols, strict=True)}
+    )  # fmt: skip
+
+
+def _arrow_types() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    import pyarrow as pa
+
+    f, i, big = pa.float64(), pa.int32(), pa.int64()
+    runs = {c: f for c in RUN_COLUMNS if c.endswith("_at") or c.startswith("seconds_")}
+    runs.update(sparsity_fraction=f, achieved_sparsity=f, nsamples=i, seqlen=i, seed=i, pid=i,
+                n_metrics=i)  # fmt: skip
+    metrics = {"value": f, "stderr": f, "n": big}
+    states = {"status_mtime_ns": big, "metrics_mtime_ns": big, "ingested_at": f}
+    return runs, metrics, states
+
+
+def _write(con: duckdb.DuckDBPyConnection, batch: _Batch, removed: list[str]) -> list[str]:
+    """Replace the batch's runs in one transaction; returns the ids actually written.
+
+    A run whose recorded files are newer than the ones read here (another process got there
+    first) is left alone.
+    """
+    recorded = {
+        r[0]: (r[1], r[2], r[3], r[4])
+        for r in con.execute(
+            "SELECT run_id, status_mtime_ns, metrics_mtime_ns, status_sig, metrics_sig "
+            "FROM ingest_state"
+        ).fetchall()
+    }
+    keep = set()
+    for st in batch.states:
+        old = recorded.get(st[0])
+        if old is None or (st[4] >= (old[0] or 0) and st[5] >= (old[1] or 0)):
+            keep.add(st[0])
+    runs = [r for r in batch.runs if r[0] in keep]
+    metrics = [m for m in batch.metrics if m[0] in keep]
+    states = [s for s in batch.states if s[0] in keep]
+    ids = sorted(keep | set(removed))
+    if not ids:
+        return []
+    run_types, metric_types, state_types = _arrow_types()
+    ids_t = _table(("id",), [(i,) for i in ids], {})
+    runs_t = _table(RUN_COLUMNS, runs, run_types)
+    metrics_t = _table(METRIC_COLUMNS, metrics, metric_types)
+    states_t = _table(STATE_COLUMNS, states, state_types)
+    con.register("ids_t", ids_t)
+    con.register("runs_t", runs_t)
+    con.register("metrics_t", metrics_t)
+    con.register("states_t", states_t)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for table, key in (("metrics", "run_id"), ("runs", "id"), ("ingest_state", "run_id")):
+            con.execute(f"DELETE FROM {table} WHERE {key} IN (SELECT id FROM ids_t)")
+        con.execute(f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) SELECT * FROM runs_t")
+        con.execute(f"INSERT INTO metrics ({', '.join(METRIC_COLUMNS)}) SELECT * FROM metrics_t")
+        con.execute(f"INSERT INTO ingest_state ({', '.join(STATE_COLUMNS)}) SELECT * FROM states_t")
+        con.execute("DELETE FROM experiments")
+        con.execute(
+            "INSERT INTO experiments SELECT experiment, count(*), min(queued_at), "
+            "max(updated_at) FROM runs GROUP BY experiment"
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        for name in ("ids_t", "runs_t", "metrics_t", "states_t"):
+            con.unregister(name)
+    return ids
+
+
+def ingest(workspace: Path, *, db_path: Path | None = None, timeout: float = 120.0) -> IngestReport:
+    """Bring the database up to date with the run dirs of `workspace` (cheap when nothing changed)."""
+    t0 = time.perf_counter()
+    db = db_path or default_db_path(workspace)
+    root = runs_dir(workspace)
+    seen = scan(root)
+    report = IngestReport(scanned=len(seen))
+    with connect(db, read_only=True, timeout=timeout) as con:
+        recorded = {
+            r[0]: (r[1], r[2], r[3])
+            for r in con.execute(
+                "SELECT run_id, spec_sig, status_sig, metrics_sig FROM ingest_state"
+            ).fetchall()
+        }
+    todo = {rid: s for rid, s in seen.items() if recorded.get(rid) != (s.spec, s.status, s.metrics)}
+    removed = sorted(set(recorded) - set(seen))
+    if todo or removed:
+        batch = _read_runs(root, todo)
+        report.skipped_lines = batch.skipped_lines
+        with connect(db, timeout=timeout) as con:
+            written = _write(con, batch, removed)
+        report.updated = [r for r in written if r in todo]
+        report.removed = [r for r in written if r not in todo]
+        report.metric_rows = sum(1 for m in batch.metrics if m[0] in set(report.updated))
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def rebuild(
+    workspace: Path, *, db_path: Path | None = None, timeout: float = 120.0
+) -> IngestReport:
+    """Recreate the database from the run dirs alone.
+
+    The new database is built in a temporary file next to the old one and renamed over it, so a
+    crash at any point leaves either the old database or the new one, never neither.
+    """
+    db = db_path or default_db_path(workspace)
+    tmp = db.with_name(f".{db.name}.rebuild-{os.getpid()}")
+    for stale in (tmp, tmp.with_name(tmp.name + ".wal")):
+        stale.unlink(missing_ok=True)
+    try:
+        report = ingest(workspace, db_path=tmp, timeout=timeout)
+        with file_lock(lock_path(db), shared=False, timeout=timeout):
+            # A WAL left by a crashed writer belongs to the old file; replaying it into the new
+            # one would corrupt it. Its rows are in the run dirs, so the rebuild has them anyway.
+            db.with_name(db.name + ".wal").unlink(missing_ok=True)
+            os.replace(tmp, db)
+    finally:
+        for leftover in (tmp, tmp.with_name(tmp.name + ".wal"), lock_path(tmp)):
+            leftover.unlink(missing_ok=True)
+    return report

@@ -1,0 +1,239 @@
+"""Queries the CLI and the TUI share: run listings, the comparison table, choices for pickers.
+
+Every function takes the workspace, brings the database up to date with the run dirs first
+(`refresh=True`, cheap when nothing changed; pass False when you just did), and holds the database
+only for the query itself. None of this imports torch.
+
+Several models, methods, sparsities or calibration corpora left after filtering are never averaged
+together: `compare` raises `AmbiguousComparison` (its `field` and `choices` say which filter to
+set). The dense baseline is matched by model only, since it has no method, sparsity or corpus.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from langprune.paths import db_path as default_db_path
+from langprune.store.db import connect
+from langprune.store.errors import AmbiguousComparison, FilterError, StoreError
+from langprune.store.filters import Condition, parse_filter, to_sql
+from langprune.store.ingest import ingest
+from langprune.store.table import (
+    DENSE_ROW,
+    Aggregate,
+    CompareTable,
+    Delta,
+    build,
+    higher_is_better,
+)
+
+__all__ = [
+    "AmbiguousComparison",
+    "CompareTable",
+    "FilterError",
+    "StoreError",
+    "compare",
+    "filter_choices",
+    "list_runs",
+    "metric_choices",
+    "parse_filter",
+]
+
+RUN_LIST_COLUMNS = (
+    "id", "experiment", "model", "method", "sparsity", "calibration_language", "corpus", "seed",
+    "nsamples", "seqlen", "state", "achieved_sparsity", "n_metrics", "host", "device",
+    "queued_at", "started_at", "finished_at", "updated_at", "seconds_total", "error",
+)  # fmt: skip
+
+# The grid order: per experiment and model, the dense baseline first, then the pruned cells.
+_GRID_ORDER = (
+    "experiment, model, method <> 'dense', method, sparsity_fraction, sparsity, "
+    "calibration_language, seed, id"
+)
+# A metric's column group: the task, or for perplexity the corpus it was measured on.
+_TASK_LABEL = (
+    "CASE WHEN m.kind = 'perplexity' AND m.subtask IS NOT NULL "
+    "THEN m.task || ':' || m.subtask ELSE coalesce(m.task, '?') END"
+)
+
+
+def _db(workspace: Path, db_path: Path | None, refresh: bool) -> Path:
+    db = db_path or default_db_path(workspace)
+    if refresh:
+        ingest(workspace, db_path=db)
+    return db
+
+
+def _conditions(filters: str | Sequence[str] | Sequence[Condition] | None) -> list[Condition]:
+    if filters is None or isinstance(filters, str):
+        return parse_filter(filters)
+    items = list(filters)
+    if all(isinstance(f, Condition) for f in items):
+        return items  # type: ignore[return-value]
+    return parse_filter([str(f) for f in items])
+
+
+def list_runs(
+    workspace: Path,
+    filters: str | Sequence[str] | Sequence[Condition] | None = None,
+    *,
+    refresh: bool = True,
+    limit: int | None = None,
+    db_path: Path | None = None,
+) -> list[dict[str, Any]]:
+    """Runs matching a filter expression (see `filters`), in grid order, as plain dicts."""
+    where, params = to_sql(_conditions(filters))
+    sql = f"SELECT {', '.join(RUN_LIST_COLUMNS)} FROM runs WHERE {where} ORDER BY {_GRID_ORDER}"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    with connect(_db(workspace, db_path, refresh), read_only=True) as con:
+        rows = con.execute(sql, params).fetchall()
+    return [dict(zip(RUN_LIST_COLUMNS, r, strict=True)) for r in rows]
+
+
+def _sparsity(value: str | float | None) -> str | None:
+    if value is None:
+        return None
+    conditions = parse_filter([f"sparsity={value}"])
+    return conditions[0].values[0]
+
+
+def compare(
+    workspace: Path,
+    metric: str,
+    *,
+    model: str | None = None,
+    method: str | None = None,
+    sparsity: str | float | None = None,
+    task: str | None = None,
+    corpus: str | None = None,
+    delta: Delta | None = None,
+    refresh: bool = True,
+    db_path: Path | None = None,
+) -> CompareTable:
+    """The calibration-language x evaluation-language table of `metric` (see `store.table`).
+
+    `task` selects a task family, an lm-eval task, or a perplexity corpus; `model` matches a
+    model's label or id. Raises AmbiguousComparison when a filter is needed, StoreError for an
+    unknown metric; an empty table when the filters match nothing.
+    """
+    if delta not in (None, "abs", "rel"):
+        raise StoreError(f"delta must be 'abs' or 'rel', not {delta!r}")
+    sparsity = _sparsity(sparsity)
+    params: list[Any] = [metric]
+    task_sql = "TRUE"
+    if task is not None:
+        task_sql = f"(m.task = ? OR m.subtask = ? OR {_TASK_LABEL} = ?)"
+        params += [task, task, task]
+    model_sql = "TRUE"
+    if model is not None:
+        model_sql = "(r.model = ? OR r.model_id = ?)"
+        params += [model, model]
+    pruned = ["r.method <> 'dense'"]
+    if method == "dense":
+        pruned = ["FALSE"]  # the baseline alone
+    else:
+        for column, value in (("method", method), ("sparsity", sparsity), ("corpus", corpus)):
+            if value is not None:
+                pruned.append(f"r.{column} = ?")
+                params.append(value)
+    sql = f"""
+        SELECT r.model, r.method, r.sparsity, r.corpus,
+               CASE WHEN r.method = 'dense' THEN '{DENSE_ROW}'
+                    ELSE coalesce(r.calibration_language, '?') END AS row_label,
+               {_TASK_LABEL} AS task_label, coalesce(m.language, '?') AS language,
+               avg(m.value), stddev_samp(m.value), count(*),
+               list(m.value ORDER BY r.seed, r.id), list(r.seed ORDER BY r.seed, r.id)
+        FROM metrics m JOIN runs r ON r.id = m.run_id
+        WHERE m.metric = ? AND m.value IS NOT NULL AND {task_sql} AND {model_sql}
+          AND (r.method = 'dense' OR ({" AND ".join(pruned)}))
+        GROUP BY ALL
+    """
+    with connect(_db(workspace, db_path, refresh), read_only=True) as con:
+        found = con.execute(sql, params).fetchall()
+        if (
+            not found
+            and not con.execute(
+                "SELECT 1 FROM metrics WHERE metric = ? LIMIT 1", [metric]
+            ).fetchone()
+        ):
+            known = [r[0] for r in con.execute("SELECT DISTINCT metric FROM metrics ORDER BY 1")]
+            raise StoreError(
+                f"no results for metric {metric!r} yet"
+                + (f" (known metrics: {', '.join(known)})" if known else "")
+            )
+    found = _one_combination(found, model is None)
+    table = CompareTable(
+        metric=metric, higher_is_better=higher_is_better(metric), delta=delta,
+        model=model, method=method, sparsity=sparsity, corpus=corpus, task=task,
+    )  # fmt: skip
+    pruned_rows = [f for f in found if f[1] != "dense"]
+    for name, index in (("model", 0), ("method", 1), ("sparsity", 2), ("corpus", 3)):
+        values = {f[index] for f in (found if name == "model" else pruned_rows)}
+        if len(values) == 1 and getattr(table, name) is None:
+            setattr(table, name, values.pop())
+    aggregates = [
+        Aggregate(row=f[4], task=f[5], language=f[6], mean=f[7], std=f[8], n=int(f[9]),
+                  values=tuple(f[10]), seeds=tuple(f[11]))
+        for f in found
+    ]  # fmt: skip
+    return build(table, aggregates)
+
+
+def _one_combination(found: list[tuple], model_open: bool) -> list[tuple]:
+    """Refuse to mix models, methods, sparsities or corpora; keep the dense rows of the model."""
+    pruned = [f for f in found if f[1] != "dense"]
+    models = sorted({f[0] for f in (pruned or found)})
+    if len(models) > 1:
+        raise AmbiguousComparison("model", models)
+    for name, index in (("method", 1), ("sparsity", 2), ("corpus", 3)):
+        values = sorted({str(f[index]) for f in pruned})
+        if len(values) > 1:
+            raise AmbiguousComparison(name, values)
+    if model_open and models:
+        found = [f for f in found if f[0] == models[0]]
+    return found
+
+
+def metric_choices(
+    workspace: Path, *, refresh: bool = True, db_path: Path | None = None
+) -> list[str]:
+    """Metric names that have at least one value, sorted."""
+    with connect(_db(workspace, db_path, refresh), read_only=True) as con:
+        return [r[0] for r in con.execute("SELECT DISTINCT metric FROM metrics ORDER BY 1")]
+
+
+def filter_choices(
+    workspace: Path, *, refresh: bool = True, db_path: Path | None = None
+) -> dict[str, list[str]]:
+    """The values present for each filter key (for pickers and completion), sorted."""
+    run_columns = {
+        "experiment": "experiment", "model": "model", "method": "method",
+        "sparsity": "sparsity", "calib": "calibration_language", "corpus": "corpus",
+        "seed": "seed", "state": "state", "host": "host", "device": "device",
+    }  # fmt: skip
+    out: dict[str, list[str]] = {}
+    with connect(_db(workspace, db_path, refresh), read_only=True) as con:
+        for key, column in run_columns.items():
+            rows = con.execute(
+                f"SELECT DISTINCT {column} FROM runs WHERE {column} IS NOT NULL ORDER BY 1"
+            ).fetchall()
+            out[key] = [str(r[0]) for r in rows]
+        out["task"] = [
+            r[0]
+            for r in con.execute(
+                f"SELECT DISTINCT {_TASK_LABEL} FROM metrics m ORDER BY 1"
+            ).fetchall()
+        ]
+        out["language"] = [
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT language FROM metrics WHERE language IS NOT NULL ORDER BY 1"
+            ).fetchall()
+        ]
+        out["metric"] = [
+            r[0] for r in con.execute("SELECT DISTINCT metric FROM metrics ORDER BY 1").fetchall()
+        ]
+    return out

@@ -1,0 +1,127 @@
+"""The results database schema, versioned, with the migrations that lead to the current version.
+
+Each migration is a list of statements applied in one transaction; `schema_version` records which
+versions a database has. A database written by a newer langprune is refused (never downgraded):
+`langprune store rebuild` recreates it from the run directories.
+"""
+
+from __future__ import annotations
+
+import time
+
+import duckdb
+
+from langprune.store.errors import StoreError
+
+# Version 1: the first release.
+_V1 = [
+    """CREATE TABLE experiments (
+        name VARCHAR,          -- experiment name as written in the runs' spec.json
+        n_runs INTEGER,
+        first_queued_at DOUBLE,
+        last_updated_at DOUBLE
+    )""",
+    """CREATE TABLE runs (
+        id VARCHAR,                      -- 12 hex chars: hash of the resolved config
+        experiment VARCHAR,
+        model VARCHAR,                   -- label, else the id's last path part
+        model_id VARCHAR,                -- hub id, path, random:<arch>, package:<name>
+        method VARCHAR,                  -- dense | magnitude | wanda | sparsegpt
+        sparsity VARCHAR,                -- '0.5' | '2:4' | NULL for dense
+        sparsity_fraction DOUBLE,
+        calibration_language VARCHAR,    -- 'de', a mix 'en+de', NULL for dense
+        corpus VARCHAR,                  -- calibration corpus label ('hf:allenai/c4'), NULL for dense
+        nsamples INTEGER,
+        seqlen INTEGER,
+        seed INTEGER,
+        state VARCHAR,                   -- queued | running | done | failed | cancelled
+        queued_at DOUBLE,
+        started_at DOUBLE,
+        finished_at DOUBLE,
+        updated_at DOUBLE,
+        seconds_load DOUBLE,
+        seconds_calibration DOUBLE,
+        seconds_prune DOUBLE,
+        seconds_eval DOUBLE,
+        seconds_total DOUBLE,
+        achieved_sparsity DOUBLE,
+        host VARCHAR,
+        device VARCHAR,
+        pid INTEGER,
+        worker VARCHAR,
+        job_id VARCHAR,
+        error VARCHAR,
+        versions VARCHAR,                -- JSON {"python", "torch", "transformers", ...}
+        spec VARCHAR,                    -- spec.json as JSON text
+        n_metrics INTEGER
+    )""",
+    """CREATE TABLE metrics (
+        run_id VARCHAR,
+        kind VARCHAR,                    -- perplexity | task
+        task VARCHAR,
+        subtask VARCHAR,
+        language VARCHAR,                -- evaluation language
+        metric VARCHAR,
+        value DOUBLE,
+        stderr DOUBLE,
+        n BIGINT,
+        extra VARCHAR                    -- JSON
+    )""",
+    # What ingest last saw of each run dir, so unchanged runs are skipped cheaply.
+    """CREATE TABLE ingest_state (
+        run_id VARCHAR,
+        spec_sig VARCHAR,
+        status_sig VARCHAR,
+        metrics_sig VARCHAR,
+        status_mtime_ns BIGINT,
+        metrics_mtime_ns BIGINT,
+        ingested_at DOUBLE
+    )""",
+]
+
+# Version 2: a flat view for people who open the file with plain SQL.
+_V2 = [
+    """CREATE VIEW results AS
+    SELECT r.experiment, r.model, r.method, r.sparsity, r.calibration_language, r.corpus,
+           r.nsamples, r.seqlen, r.seed, r.state, m.*
+    FROM metrics m JOIN runs r ON r.id = m.run_id""",
+]
+
+MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2}
+SCHEMA_VERSION = max(MIGRATIONS)
+
+
+def current_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The version a database is at (0 for an empty one)."""
+    found = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+    ).fetchone()
+    if not found or not found[0]:
+        return 0
+    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def migrate(con: duckdb.DuckDBPyConnection, target: int = SCHEMA_VERSION) -> int:
+    """Bring the database up to `target`; returns the version it was at."""
+    before = current_version(con)
+    if before > SCHEMA_VERSION:
+        raise StoreError(
+            f"the results database is at schema version {before}, newer than this langprune "
+            f"knows ({SCHEMA_VERSION}); upgrade langprune or run `langprune store rebuild`"
+        )
+    if before >= target:
+        return before
+    con.execute("BEGIN TRANSACTION")
+    try:
+        if before == 0:
+            con.execute("CREATE TABLE schema_version (version INTEGER, applied_at DOUBLE)")
+        for version in range(before + 1, target + 1):
+            for statement in MIGRATIONS[version]:
+                con.execute(statement)
+            con.execute("INSERT INTO schema_version VALUES (?, ?)", [version, time.time()])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return before
