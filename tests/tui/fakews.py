@@ -1,0 +1,136 @@
+"""A deterministic workspace for snapshot tests: real Run specs from a preset, fixed numbers.
+
+Snapshots must not change between machines, so these run directories are written with
+`store/rundir.py` (the format the worker writes) with fixed timestamps and metric values, instead
+of timing-dependent output of a real worker (the Pilot tests use the real worker).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from langprune.engine import presets
+from langprune.store.rundir import RunDir, create, write_json_atomic
+
+T0 = 1_760_000_000.0
+EVAL = ("en", "de", "es")
+
+
+def experiment():
+    return presets.from_dict(
+        {
+            "name": "snap",
+            "models": [{"id": "random:llama-tiny", "dtype": "float32", "device": "cpu"}],
+            "pruning": {"methods": ["wanda", "sparsegpt"], "sparsity": [0.5, "2:4"]},
+            "calibration": {
+                "languages": ["en", "de", "es"],
+                "nsamples": 8,
+                "seqlen": 64,
+                "seeds": [0, 1],
+                "corpus": {"source": "synthetic"},
+            },
+            "evaluation": {"languages": list(EVAL), "max_tokens": 2048},
+        }
+    )
+
+
+def _ppl(
+    method: str, sparsity: str | None, calib: str | None, lang: str, seed: int | None
+) -> float:
+    """A made-up but structured perplexity: calibrating in the language helps it most."""
+    base = {"en": 20.0, "de": 30.0, "es": 26.0}[lang]
+    if method == "dense":
+        return base
+    hit = 1.6 if sparsity == "2:4" else 1.3
+    hit *= 1.0 if method == "sparsegpt" else 1.1
+    if calib == lang:
+        hit *= 0.9
+    return round(base * hit + 0.37 * (seed or 0) + 0.05 * len(calib or ""), 4)
+
+
+def build(ws: Path, *, states: dict[int, str] | None = None) -> list[str]:
+    """Write the grid's run dirs; `states` overrides the state of run i (running, failed, ...)."""
+    runs_root = ws / "runs"
+    (ws / "presets").mkdir(parents=True, exist_ok=True)
+    ids = []
+    for i, run in enumerate(experiment().runs()):
+        rd: RunDir = create(runs_root, run.id, run.model_dump(mode="json"))
+        ids.append(run.id)
+        state = (states or {}).get(i, "done")
+        status = {
+            "state": state,
+            "queued_at": T0 + i,
+            "updated_at": T0 + i + 30,
+            "host": "box",
+            "device": "cpu",
+            "pid": 0,
+        }
+        if state == "done":
+            status.update(
+                done_at=T0 + i + 30,
+                achieved_sparsity=0.0 if run.is_dense else 0.5,
+                seconds={
+                    "load": 1.0,
+                    "calibration": 2.0,
+                    "prune": 10.0,
+                    "eval": 7.0,
+                    "total": 20.0,
+                },
+            )
+            for lang in EVAL:
+                ppl = _ppl(run.method, run.sparsity, run.calibration_language, lang, run.seed)
+                rd.add_metric(
+                    {
+                        "kind": "perplexity",
+                        "task": "perplexity",
+                        "subtask": "synthetic",
+                        "language": lang,
+                        "metric": "ppl",
+                        "value": ppl,
+                        "stderr": None,
+                        "n": 2048,
+                        "extra": None,
+                    }
+                )
+                rd.add_metric(
+                    {
+                        "kind": "perplexity",
+                        "task": "perplexity",
+                        "subtask": "synthetic",
+                        "language": lang,
+                        "metric": "bpb",
+                        "value": round(math.log2(ppl) / 3.5, 5),
+                        "stderr": None,
+                        "n": 8000,
+                        "extra": None,
+                    }
+                )
+            events = [
+                {"time": T0 + i + 1, "stage": "load", "step": 1, "total": 1},
+                {"time": T0 + i + 29, "stage": "done", "step": 1, "total": 1},
+            ]
+        elif state == "running":
+            status["running_at"] = T0 + i + 1
+            events = [
+                {
+                    "time": T0 + i + 5,
+                    "stage": "prune",
+                    "step": 3,
+                    "total": 4,
+                    "tokens_per_s": 512.0,
+                    "eta_s": 42.0,
+                }
+            ]
+        elif state == "failed":
+            status.update(error="RuntimeError: CUDA out of memory (try offload = true)")
+            events = [{"time": T0 + i + 5, "stage": "prune", "step": 1, "total": 4}]
+        else:
+            events = []
+        write_json_atomic(rd.status_file, status)
+        for ev in events:
+            rd.add_event(**ev)
+        rd.log.write_text(
+            "".join(f"[{run.id}] line {k}: stage output\n" for k in range(12)), encoding="utf-8"
+        )
+    return ids

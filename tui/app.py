@@ -1,0 +1,108 @@
+"""The langprune Textual app: four screens (modes) over one workspace, switched with single keys.
+
+First paint is kept cheap: screens are imported when first shown, DuckDB and the store queries only
+inside thread workers, and nothing here imports torch, transformers or lm_eval.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from langprune.tui.messages import ActionDone, WorkFailed
+
+SCREENS_ORDER = ("compose", "runs", "results", "compare")
+
+
+def _compose_screen() -> Screen:
+    from langprune.tui.screen_compose import ComposeScreen
+
+    return ComposeScreen()
+
+
+def _runs_screen() -> Screen:
+    from langprune.tui.screen_runs import RunsScreen
+
+    return RunsScreen()
+
+
+def _results_screen() -> Screen:
+    from langprune.tui.screen_results import ResultsScreen
+
+    return ResultsScreen()
+
+
+def _compare_screen() -> Screen:
+    from langprune.tui.screen_compare import CompareScreen
+
+    return CompareScreen()
+
+
+class LangpruneApp(App[None]):
+    """Compose, launch, watch and compare pruning runs. Quitting never stops a run."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "langprune"
+    ENABLE_COMMAND_PALETTE = False
+    MODES: ClassVar = {
+        "compose": _compose_screen,
+        "runs": _runs_screen,
+        "results": _results_screen,
+        "compare": _compare_screen,
+    }
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("1", "show('compose')", "Compose"),
+        Binding("2", "show('runs')", "Runs"),
+        Binding("3", "show('results')", "Results"),
+        Binding("4", "show('compare')", "Compare"),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
+    ]
+
+    def __init__(self, workspace: Path, start: str = "runs") -> None:
+        super().__init__()
+        self.workspace = workspace
+        self.start = start if start in SCREENS_ORDER else "runs"
+
+    @property
+    def runs_root(self) -> Path:
+        return self.workspace / "runs"
+
+    def on_mount(self) -> None:
+        self.switch_mode(self.start)
+
+    def action_show(self, mode: str) -> None:
+        if self.current_mode != mode:
+            self.switch_mode(mode)
+
+    def action_help(self) -> None:
+        from langprune.tui.screen_help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.current_mode))
+
+    # ---- the one place errors and outcomes reach the user ----
+    def on_action_done(self, message: ActionDone) -> None:
+        self.notify(message.text, severity=message.severity, timeout=6)  # type: ignore[arg-type]
+
+    def on_work_failed(self, message: WorkFailed) -> None:
+        self.notify(f"{message.where}: {message.error}", severity="error", timeout=10)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            err = event.worker.error
+            self.notify(
+                f"{event.worker.name or 'worker'}: {type(err).__name__}: {err}",
+                severity="error",
+                timeout=10,
+            )
+
+
+def run(workspace: Path, start: str = "runs") -> None:
+    LangpruneApp(workspace, start=start).run()

@@ -1,0 +1,89 @@
+"""Typed messages: thread workers send their results to the UI thread only through these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from textual.message import Message
+
+
+@dataclass
+class RunsPolled(Message):
+    """A fresh reading of every run directory (runs screen)."""
+
+    rows: list[Any]  # list[runstate.RunRow]
+    filter_error: str | None = None
+
+
+@dataclass
+class LogTail(Message):
+    run_id: str
+    lines: list[str]
+
+
+@dataclass
+class ActionDone(Message):
+    """A cancel, retry, launch, save or export finished; `text` is what to tell the user."""
+
+    text: str
+    severity: str = "information"  # information | warning | error
+
+
+@dataclass
+class Launched(Message):
+    queued: list[str]
+    skipped: list[str]
+
+
+@dataclass
+class PreviewReady(Message):
+    """Validation problems and grid preview for the compose form."""
+
+    generation: int
+    problems: list[str]
+    preview: Any | None  # preview.Preview
+
+
+@dataclass
+class FormLoaded(Message):
+    """Presets and recent models found in the workspace (compose screen)."""
+
+    presets: dict[str, str]  # name -> path
+    recent_models: list[str]
+
+
+@dataclass
+class PresetData(Message):
+    name: str
+    data: dict[str, Any] | None
+    problems: list[str]
+
+
+@dataclass
+class ResultsLoaded(Message):
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+    total: int
+    error: str | None = None
+
+
+@dataclass
+class CompareLoaded(Message):
+    table: Any | None  # store CompareTable
+    plot: Any | None  # list of series for the plot panel
+    error: str | None = None
+
+
+@dataclass
+class ChoicesLoaded(Message):
+    metrics: list[str]
+    filters: dict[str, list[str]]
+
+
+@dataclass
+class WorkFailed(Message):
+    """A worker raised: shown once, in one place (the app's error handler)."""
+
+    where: str
+    error: str
