@@ -1,0 +1,243 @@
+"""Export a whole comparison (every cell with its statistics, not the on-screen view).
+
+csv, parquet: the long form, one record per cell (`CompareTable.records()`).
+json: the table's metadata, rows, columns, cells, best per column and the means.
+md, latex: the grid as a paper table: mean ± std when several seeds, the best value per column
+in bold, the diagonal marked with a dagger, row means in a last column and column means in a last
+row; with a delta, pruned rows show it and the dense row its absolute values.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+from typing import Literal
+
+from langprune.store.errors import StoreError
+from langprune.store.table import DENSE_ROW, Cell, CompareTable
+
+Format = Literal["csv", "json", "parquet", "md", "latex"]
+FORMATS: tuple[str, ...] = ("csv", "json", "parquet", "md", "latex")
+_SUFFIX = {"csv": ".csv", "json": ".json", "parquet": ".parquet", "md": ".md", "latex": ".tex"}
+
+
+def suffix(fmt: str) -> str:
+    return _SUFFIX[fmt]
+
+
+def _decimals(value: float) -> int:
+    magnitude = abs(value)
+    return 0 if magnitude >= 1000 else 1 if magnitude >= 100 else 2 if magnitude >= 1 else 3
+
+
+def fmt_number(
+    value: float | None, *, delta: str | None = None, decimals: int | None = None
+) -> str:
+    """A number for a table: few digits, deltas signed, relative deltas as percentages."""
+    if value is None or math.isnan(value):
+        return ""
+    if math.isinf(value):
+        return str(value)
+    if delta == "rel":
+        return f"{value * 100:+.1f}%"
+    sign = "+" if delta == "abs" else ""
+    places = _decimals(value) if decimals is None else decimals
+    return f"{value:{sign},.{places}f}" if places == 0 else f"{value:{sign}.{places}f}"
+
+
+def cell_text(table: CompareTable, cell: Cell) -> tuple[str, str | None]:
+    """The displayed value of a cell and its ± part (None when one seed or a relative delta)."""
+    delta = None if cell.row == DENSE_ROW else table.delta
+    shown = table.shown(cell)
+    text = fmt_number(shown, delta=delta)
+    spread = None
+    if cell.n > 1 and cell.std is not None and delta != "rel":
+        # The spread gets the precision of the value, so "6.00 ± 0.00" lines up.
+        spread = fmt_number(cell.std, decimals=_decimals(shown) if shown is not None else None)
+    return text, spread
+
+
+def mean_text(table: CompareTable, value: float | None, row: str | None = None) -> str:
+    delta = None if row == DENSE_ROW else table.delta
+    return fmt_number(value, delta=delta)
+
+
+def to_json(table: CompareTable) -> dict[str, object]:
+    return {
+        "metric": table.metric,
+        "higher_is_better": table.higher_is_better,
+        "delta": table.delta,
+        "filters": {
+            "model": table.model,
+            "method": table.method,
+            "sparsity": table.sparsity,
+            "corpus": table.corpus,
+            "task": table.task,
+        },
+        "rows": table.rows,
+        "columns": [
+            {"name": c, "task": table.column_keys[c][0], "language": table.column_keys[c][1]}
+            for c in table.columns
+        ],
+        "cells": [_with_values(table, rec) for rec in table.records()],
+        "best": table.best,
+        "row_means": table.row_means,
+        "column_means": table.column_means,
+    }
+
+
+def _with_values(table: CompareTable, record: dict[str, object]) -> dict[str, object]:
+    cell = table.cells[(str(record["calibration"]), str(record["column"]))]
+    return {**record, "values": list(cell.values), "seeds": list(cell.seeds)}
+
+
+def to_csv(table: CompareTable) -> str:
+    records = table.records()
+    out = io.StringIO()
+    fields = list(records[0]) if records else ["calibration", "column", "mean"]
+    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(records)
+    return out.getvalue()
+
+
+def _write_parquet(table: CompareTable, path: Path) -> None:
+    # DuckDB's own Parquet writer: no extra dependency, and the file opens anywhere.
+    import duckdb
+    import pyarrow as pa
+
+    records = table.records()
+    arrow = pa.Table.from_pylist(records) if records else pa.table({"calibration": []})
+    con = duckdb.connect()
+    try:
+        con.register("cells", arrow)
+        escaped = str(path).replace("'", "''")
+        con.execute(f"COPY cells TO '{escaped}' (FORMAT parquet)")
+    finally:
+        con.close()
+
+
+def _grid(table: CompareTable, bold: tuple[str, str], mark: str) -> list[list[str]]:
+    """Header plus body rows of the grid, with emphasis markers of the target format."""
+    header = ["calibration", *table.columns, "mean"]
+    body = []
+    for row in table.rows:
+        line = [row]
+        for column in table.columns:
+            cell = table.cell(row, column)
+            if cell is None:
+                line.append("–")
+                continue
+            text, spread = cell_text(table, cell)
+            if spread is not None:
+                text = f"{text} ± {spread}"
+            if cell.best:
+                text = f"{bold[0]}{text}{bold[1]}"
+            if cell.diagonal:
+                text += mark
+            line.append(text)
+        line.append(mean_text(table, table.row_means.get(row), row))
+        body.append(line)
+    means = ["mean", *(mean_text(table, table.column_means.get(c)) for c in table.columns), ""]
+    return [header, *body, means]
+
+
+def to_markdown(table: CompareTable) -> str:
+    grid = _grid(table, ("**", "**"), " †")
+    lines = [
+        f"**{table.title()}**",
+        "",
+        "| " + " | ".join(grid[0]) + " |",
+        "|" + "|".join([":---", *["---:"] * (len(grid[0]) - 1)]) + "|",
+    ]
+    lines += ["| " + " | ".join(r) + " |" for r in grid[1:]]
+    lines += [
+        "",
+        "Bold: best pruned value per column. †: calibrated in the evaluated language"
+        + ("; mean ± std over seeds." if table.several_seeds else "."),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+_LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+}  # fmt: skip
+
+
+def latex_escape(text: str) -> str:
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
+
+
+def to_latex(table: CompareTable) -> str:
+    header = ["Calibration", *table.columns, "Mean"]
+    lines = [
+        "% requires \\usepackage{booktabs}",
+        "\\begin{table}[t]",
+        "\\centering",
+        "\\begin{tabular}{l" + "r" * (len(header) - 1) + "}",
+        "\\toprule",
+        " & ".join(latex_escape(h) for h in header) + " \\\\",
+        "\\midrule",
+    ]
+    for row in table.rows:
+        parts = [latex_escape(row)]
+        for column in table.columns:
+            cell = table.cell(row, column)
+            if cell is None:
+                parts.append("--")
+                continue
+            text, spread = cell_text(table, cell)
+            text = latex_escape(text)
+            body = f"{text} \\pm {spread}" if spread is not None else text
+            if cell.best:
+                body = f"\\mathbf{{{body}}}"
+            if cell.diagonal:
+                body += "^{\\dagger}"
+            parts.append(f"${body}$")
+        parts.append(latex_escape(mean_text(table, table.row_means.get(row), row)))
+        lines.append(" & ".join(parts) + " \\\\")
+        if row == DENSE_ROW:
+            lines.append("\\midrule")
+    means = [latex_escape(mean_text(table, table.column_means.get(c))) for c in table.columns]
+    lines += [
+        "\\midrule",
+        " & ".join(["Mean", *means, ""]) + " \\\\",
+        "\\bottomrule",
+        "\\end{tabular}",
+        f"\\caption{{{latex_escape(table.title())}. Bold: best pruned value per column; "
+        "$^\\dagger$: calibrated in the evaluated language"
+        + ("; mean $\\pm$ std over seeds" if table.several_seeds else "")
+        + ".}",
+        "\\end{table}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def render(table: CompareTable, fmt: str) -> str:
+    """A text format as a string (csv, json, md, latex)."""
+    if fmt == "csv":
+        return to_csv(table)
+    if fmt == "json":
+        return json.dumps(to_json(table), indent=1) + "\n"
+    if fmt == "md":
+        return to_markdown(table)
+    if fmt == "latex":
+        return to_latex(table)
+    raise StoreError(f"{fmt!r} is not a text format (choose csv, json, md or latex)")
+
+
+def export(table: CompareTable, fmt: str, path: Path | str) -> Path:
+    """Write `table` to `path` in `fmt` (csv, json, parquet, md, latex); returns the path."""
+    if fmt not in FORMATS:
+        raise StoreError(f"unknown export format {fmt!r} (choose {', '.join(FORMATS)})")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "parquet":
+        _write_parquet(table, path)
+    else:
+        path.write_text(render(table, fmt), encoding="utf-8")
+    return path
