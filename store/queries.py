@@ -11,6 +11,7 @@ set). The dense baseline is matched by model only, since it has no method, spars
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -159,9 +160,14 @@ def compare(
                 "SELECT 1 FROM metrics WHERE metric = ? LIMIT 1", [metric]
             ).fetchone()
         ):
-            known = [r[0] for r in con.execute("SELECT DISTINCT metric FROM metrics ORDER BY 1")]
+            known = [
+                r[0]
+                for r in con.execute("SELECT DISTINCT metric FROM metrics ORDER BY 1").fetchall()
+            ]
+            close = difflib.get_close_matches(metric, known, n=1)
             raise StoreError(
                 f"no results for metric {metric!r} yet"
+                + (f"; did you mean {close[0]!r}?" if close else "")
                 + (f" (known metrics: {', '.join(known)})" if known else "")
             )
     found = _one_combination(found, model is None)
