@@ -208,7 +208,8 @@ def metric_choices(
 ) -> list[str]:
     """Metric names that have at least one value, sorted."""
     with connect(_db(workspace, db_path, refresh), read_only=True) as con:
-        return [r[0] for r in con.execute("SELECT DISTINCT metric FROM metrics ORDER BY 1")]
+        rows = con.execute("SELECT DISTINCT metric FROM metrics ORDER BY 1").fetchall()
+        return [r[0] for r in rows]
 
 
 def filter_choices(
