@@ -1,0 +1,129 @@
+"""Where the runner keeps its own state in a workspace, next to the run directories.
+
+<workspace>/runner/
+  scheduler.lock   flock held by the one live scheduler of the workspace
+  scheduler.json   its pid, start time and host
+  scheduler.log    its stdout/stderr
+  config.json      the slots the latest `langprune run` asked for (GPUs, slots per GPU)
+  workers/<id>.json  one record per local worker: slot, runs, pid, start time
+  workers/<id>.lock  flock held by that worker while it is alive
+  workers/<id>.log   its stdout/stderr outside of runs (each run's output goes to the run's log.txt)
+  slurm/           submitit's folder: batch scripts, pickles, logs
+
+No torch: the launcher, scheduler and CLI read these.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from langprune.store.rundir import read_json, write_json_atomic
+
+
+def runner_dir(workspace: Path) -> Path:
+    path = workspace / "runner"
+    (path / "workers").mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def lock_is_held(path: Path) -> bool:
+    """True while some live process holds an flock on `path`."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+@contextlib.contextmanager
+def try_lock(path: Path) -> Iterator[int | None]:
+    """Hold an flock on `path` for the block; yields None (and holds nothing) when it is taken."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield None
+            return
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass(frozen=True)
+class WorkerRecord:
+    """One local worker's files."""
+
+    workspace: Path
+    id: str
+
+    @property
+    def base(self) -> Path:
+        return runner_dir(self.workspace) / "workers" / self.id
+
+    json_file = property(lambda self: self.base.with_suffix(".json"))
+    lock = property(lambda self: self.base.with_suffix(".lock"))
+    log = property(lambda self: self.base.with_suffix(".log"))
+
+    def read(self) -> dict[str, Any]:
+        return read_json(self.json_file) or {}
+
+    def update(self, **fields: Any) -> None:
+        data = self.read()
+        data.update(fields)
+        write_json_atomic(self.json_file, data)
+
+    def alive(self) -> bool:
+        return lock_is_held(self.lock)
+
+    def remove(self) -> None:
+        for path in (self.json_file, self.lock):
+            path.unlink(missing_ok=True)
+
+
+def workers(workspace: Path) -> list[WorkerRecord]:
+    folder = runner_dir(workspace) / "workers"
+    return [WorkerRecord(workspace, p.stem) for p in sorted(folder.glob("*.json"))]
+
+
+def scheduler_lock(workspace: Path) -> Path:
+    return runner_dir(workspace) / "scheduler.lock"
+
+
+def scheduler_info(workspace: Path) -> dict[str, Any] | None:
+    """The live scheduler's record, or None when no scheduler runs for this workspace."""
+    if not lock_is_held(scheduler_lock(workspace)):
+        return None
+    return read_json(runner_dir(workspace) / "scheduler.json") or {}
+
+
+def read_config(workspace: Path) -> dict[str, Any]:
+    return read_json(runner_dir(workspace) / "config.json") or {}
+
+
+def write_config(workspace: Path, **fields: Any) -> None:
+    write_json_atomic(runner_dir(workspace) / "config.json", fields)
