@@ -66,6 +66,7 @@ class ResultsLoaded(Message):
     rows: list[tuple[Any, ...]]
     total: int
     error: str | None = None
+    all_rows: list[tuple[Any, ...]] | None = None  # set when freshly loaded (not re-sorted)
 
 
 @dataclass

@@ -169,7 +169,7 @@ def format_duration(seconds: float | None) -> str:
     """'1h02m', '3m05s', '12s' or '-'."""
     if seconds is None or seconds != seconds or seconds < 0:
         return "-"
-    s = int(round(seconds))
+    s = round(seconds)
     if s >= 3600:
         return f"{s // 3600}h{(s % 3600) // 60:02d}m"
     if s >= 60:

@@ -53,7 +53,7 @@ COLUMNS = [
 
 
 def progress_bar(fraction: float, width: int = 8) -> Text:
-    filled = int(round(fraction * width))
+    filled = round(fraction * width)
     bar = Text("█" * filled, style="cyan") + Text("░" * (width - filled), style="grey42")
     return bar + Text(f" {int(fraction * 100):3d}%")
 

@@ -1,0 +1,130 @@
+"""Draw a store CompareTable as a rich Table for the compare screen.
+
+Every number comes from the table (`CompareTable.shown`, the store's `cell_text`/`mean_text`
+formatting), so the screen shows exactly what `langprune compare` prints; this module only decides
+colours and layout: a colour per column from best to worst (by the store's rank), the best in bold,
+the diagonal on a highlighted background, the dense baseline dimmed, row and column means.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.style import Style
+from rich.table import Table
+from rich.text import Text
+
+# best -> worst; these are all in the xterm 256-colour palette, so nothing is lost at 256 colours
+SCALE = ("#5fd75f", "#87d75f", "#afd75f", "#d7d75f", "#d7af5f", "#d7875f", "#d75f5f")
+DIAGONAL_BG = "#303a5f"
+
+
+def scale_colour(rank: int | None, size: int) -> str | None:
+    if rank is None or size <= 0:
+        return None
+    if size == 1:
+        return SCALE[0]
+    position = rank / (size - 1)
+    return SCALE[min(round(position * (len(SCALE) - 1)), len(SCALE) - 1)]
+
+
+def uniform_n(table: Any) -> int | None:
+    """The seed count when every cell has the same one (then it is said once, in the title)."""
+    ns = {c.n for c in table.cells.values() if c.row != "dense"}
+    return ns.pop() if len(ns) == 1 else None
+
+
+def differing_columns(table: Any) -> list[str]:
+    """Columns where the calibration language makes a visible difference.
+
+    A column is kept when the pruned rows' displayed values differ and, with several seeds, at
+    least two rows' mean ± std ranges do not overlap (otherwise the spread explains it).
+    """
+    from langprune.store.export import cell_text
+
+    keep = []
+    for column in table.columns:
+        cells = [
+            table.cells[(r, column)]
+            for r in table.rows
+            if r != "dense" and (r, column) in table.cells
+        ]
+        shown = {cell_text(table, c)[0] for c in cells}
+        if len(shown) <= 1:
+            continue
+        ranges = []
+        for c in cells:
+            v = table.shown(c)
+            spread = (c.std or 0.0) if table.delta != "rel" else 0.0
+            if v is not None:
+                ranges.append((v - spread, v + spread))
+        overlap_all = all(
+            a[0] <= b[1] and b[0] <= a[1] for i, a in enumerate(ranges) for b in ranges[i + 1 :]
+        )
+        if not overlap_all or not table.several_seeds:
+            keep.append(column)
+    return keep
+
+
+def cell_label(table: Any, cell: Any, show_n: bool) -> str:
+    from langprune.store.export import cell_text
+
+    text, spread = cell_text(table, cell)
+    if spread:
+        text = f"{text}±{spread}"
+    if show_n:
+        text += f" ({cell.n})"
+    return text
+
+
+def build_table(table: Any, *, diff_only: bool = False) -> tuple[Table, list[str]]:
+    """The rich Table and the columns it shows."""
+    from langprune.store.export import mean_text
+
+    columns = differing_columns(table) if diff_only else list(table.columns)
+    n_all = uniform_n(table)
+    grid = Table(
+        box=None,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 1),
+        header_style="bold",
+        expand=False,
+    )
+    grid.add_column("calib \\ eval", style="bold", no_wrap=True)
+    for column in columns:
+        grid.add_column(column, justify="right", no_wrap=True)
+    grid.add_column("mean", justify="right", style="italic", no_wrap=True)
+    for row in table.rows:
+        dense = row == "dense"
+        cells_out: list[Text | str] = [Text(row, style="dim" if dense else "bold")]
+        for column in columns:
+            cell = table.cells.get((row, column))
+            if cell is None:
+                cells_out.append(Text("·", style="dim"))
+                continue
+            style = Style()
+            if dense:
+                style += Style(dim=True, italic=True)
+            else:
+                colour = scale_colour(cell.rank, table.column_size(column))
+                if colour:
+                    style += Style(color=colour)
+                if cell.best:
+                    style += Style(bold=True)
+            if cell.diagonal:
+                style += Style(bgcolor=DIAGONAL_BG)
+            cells_out.append(
+                Text(cell_label(table, cell, n_all is None and not dense), style=style)
+            )
+        cells_out.append(mean_text(table, table.row_means.get(row), row))
+        grid.add_row(*cells_out, end_section=dense)
+    if any(r != "dense" for r in table.rows):
+        means = [Text("mean", style="italic")]
+        means += [
+            Text(mean_text(table, table.column_means.get(c)), style="italic") for c in columns
+        ]
+        means.append("")
+        grid.add_section()
+        grid.add_row(*means)
+    return grid, columns
