@@ -43,6 +43,11 @@ def root(
 ) -> None:
     ctx.obj = State(workspace_option=workspace)
     if ctx.invoked_subcommand is None:
+        if sys.stdin.isatty() and sys.stdout.isatty():  # a person at a terminal: open the TUI
+            from langprune.cli_tui import open_tui
+
+            open_tui(ctx)
+            return
         typer.echo(ctx.get_help())
 
 

@@ -286,12 +286,16 @@ class RunsScreen(Screen[None]):
             self.post_message(ActionDone(f"{what}: the runner is not installed", "error"))
             return
         try:
-            getattr(launcher, what)(self.app.workspace, run_ids)  # type: ignore[attr-defined]
-        except Exception as exc:
+            if what == "cancel":
+                outcome = launcher.cancel(self.app.workspace, run_ids)  # type: ignore[attr-defined]
+                text = "; ".join(f"{rid}: {what_}" for rid, what_ in outcome.items())
+            else:
+                queued = launcher.retry(self.app.workspace, run_ids)  # type: ignore[attr-defined]
+                text = f"queued again: {', '.join(queued)}" if queued else "nothing to retry"
+        except Exception as exc:  # the runner's ValueErrors say what to do ("cancel it first")
             self.post_message(ActionDone(f"{what} {', '.join(run_ids)}: {exc}", "error"))
         else:
-            done = "cancelled" if what == "cancel" else "queued again"
-            self.post_message(ActionDone(f"{', '.join(run_ids)}: {done}"))
+            self.post_message(ActionDone(text or f"{what}: nothing to do"))
         self._wake.set()
 
     def action_open_log(self) -> None:
