@@ -14,8 +14,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import itertools
 import os
 import random
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -71,20 +73,60 @@ def _is_lock_conflict(exc: duckdb.Error) -> bool:
     return "Could not set lock" in text or "Conflicting lock" in text
 
 
-def _open(db_path: Path, read_only: bool, deadline: float) -> duckdb.DuckDBPyConnection:
+# Starting a DuckDB instance costs ~20 ms; attaching a file to a running one ~2 ms. So each process
+# keeps one in-memory instance and attaches the database file for each operation. DETACH closes
+# the file and releases DuckDB's lock on it just as closing a connection would.
+_INSTANCE: duckdb.DuckDBPyConnection | None = None
+_INSTANCE_PID = 0  # a forked child must not use its parent's instance
+_INSTANCE_LOCK = threading.Lock()
+_ALIASES = itertools.count()
+
+
+def _instance() -> duckdb.DuckDBPyConnection:
+    global _INSTANCE, _INSTANCE_PID
+    with _INSTANCE_LOCK:
+        if _INSTANCE is None or os.getpid() != _INSTANCE_PID:
+            _INSTANCE = duckdb.connect(":memory:")
+            _INSTANCE_PID = os.getpid()
+        return _INSTANCE
+
+
+def _attach(
+    db_path: Path, read_only: bool, deadline: float
+) -> tuple[duckdb.DuckDBPyConnection, str]:
+    """A fresh cursor of the process's instance with `db_path` attached and in use."""
+    cursor = _instance().cursor()
+    alias = f"langprune_db_{next(_ALIASES)}"
+    target = str(db_path).replace("'", "''")
+    options = " (READ_ONLY)" if read_only else ""
     attempt = 0
-    while True:
-        try:
-            return duckdb.connect(str(db_path), read_only=read_only)
-        except duckdb.Error as exc:
-            if not _is_lock_conflict(exc) or time.monotonic() > deadline:
-                if _is_lock_conflict(exc):
+    try:
+        while True:
+            try:
+                cursor.execute(f"ATTACH '{target}' AS {alias}{options}")
+                break
+            except duckdb.Error as exc:
+                if not _is_lock_conflict(exc):
+                    raise
+                if time.monotonic() > deadline:
                     raise StoreBusy(
                         f"the results database {db_path} is held by another program: {exc}"
                     ) from None
-                raise
-            _sleep(attempt + 3)
-            attempt += 1
+                _sleep(attempt + 3)
+                attempt += 1
+        cursor.execute(f"USE {alias}")
+    except BaseException:
+        cursor.close()
+        raise
+    return cursor, alias
+
+
+def _detach(cursor: duckdb.DuckDBPyConnection, alias: str) -> None:
+    try:
+        cursor.execute("USE memory")
+        cursor.execute(f"DETACH {alias}")
+    finally:
+        cursor.close()
 
 
 # Databases this process has seen at the current schema version (skips a check per connection).
@@ -95,10 +137,11 @@ _CURRENT: set[tuple[str, int]] = set()
 def connect(
     db_path: Path | str, read_only: bool = False, *, timeout: float = DEFAULT_TIMEOUT
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection for one operation, closed (and the file released) when the block ends.
+    """A connection for one operation; the file is released when the block ends.
 
     A writable connection creates the database and migrates it to the current schema. A read-only
     one cannot write, so when the database is missing or older it first has a writable one do that.
+    Unqualified table names refer to the database (it is the connection's current catalog).
     """
     db_path = Path(db_path)
     deadline = time.monotonic() + timeout
@@ -106,14 +149,14 @@ def connect(
         with connect(db_path, read_only=False, timeout=timeout):
             pass
     with file_lock(lock_path(db_path), shared=read_only, timeout=timeout):
-        con = _open(db_path, read_only, deadline)
+        cursor, alias = _attach(db_path, read_only, deadline)
         try:
             if not read_only:
-                schema.migrate(con)
+                schema.migrate(cursor)
                 _CURRENT.add(_key(db_path))
-            yield con
+            yield cursor
         finally:
-            con.close()
+            _detach(cursor, alias)
 
 
 def _key(db_path: Path) -> tuple[str, int]:
@@ -133,11 +176,11 @@ def _known_current(db_path: Path, deadline: float) -> bool:
     with file_lock(lock_path(db_path), shared=True, timeout=max(0.0, deadline - time.monotonic())):
         if not db_path.exists():
             return False
-        con = _open(db_path, True, deadline)
+        cursor, alias = _attach(db_path, True, deadline)
         try:
-            current = schema.current_version(con) >= schema.SCHEMA_VERSION
+            current = schema.current_version(cursor) >= schema.SCHEMA_VERSION
         finally:
-            con.close()
+            _detach(cursor, alias)
     if current:
         _CURRENT.add(_key(db_path))
     return current

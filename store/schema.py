@@ -94,7 +94,8 @@ SCHEMA_VERSION = max(MIGRATIONS)
 def current_version(con: duckdb.DuckDBPyConnection) -> int:
     """The version a database is at (0 for an empty one)."""
     found = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_name = 'schema_version' AND table_catalog = current_database()"
     ).fetchone()
     if not found or not found[0]:
         return 0

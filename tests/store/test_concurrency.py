@@ -1,0 +1,51 @@
+"""Eight processes writing runs, ingesting and querying one workspace at once."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from langprune.paths import db_path
+from langprune.store.db import connect
+from tests.conftest import REPO
+
+PROCESSES = 8
+
+
+def test_eight_processes_no_error_no_lost_row(workspace: Path) -> None:
+    (workspace / "runs").mkdir(parents=True)
+    start = time.time() + 1.5  # let the interpreters start before the clock runs
+    write_until, end_at = start + 4.0, start + 6.0
+    args = [str(workspace), "", str(write_until), str(end_at)]
+    procs = []
+    for i in range(PROCESSES):
+        args[1] = str(i)
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "tests.store.hammer", *args],
+                cwd=REPO,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+    reports = []
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        reports.append(json.loads(out.strip().splitlines()[-1]))
+    for r in reports:
+        assert r["errors"] == [], r["errors"][0]
+        assert r["queries"] > 0
+    expected = {rid: n for r in reports for rid, n in r["written"].items()}
+    assert len(expected) >= PROCESSES  # every process got to write
+    # What the processes left behind, read directly (no ingest here).
+    with connect(db_path(workspace), read_only=True) as con:
+        got = dict(con.execute("SELECT run_id, count(*) FROM metrics GROUP BY 1").fetchall())
+        states = dict(con.execute("SELECT id, state FROM runs").fetchall())
+    assert got == expected
+    assert set(states.values()) == {"done"} and set(states) == set(expected)
+    print({"runs": len(expected), "queries": sum(r["queries"] for r in reports)})
