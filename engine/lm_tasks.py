@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -191,10 +191,12 @@ def evaluate_tasks(
     batch_size: int | str | None = None,
     progress: Callable[..., None] | None = None,
     bootstrap_iters: int = DEFAULT_BOOTSTRAP_ITERS,
+    lm_kwargs: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Run lm-eval tasks on the in-memory model; return metric rows (docs/CONTRACTS.md).
 
-    `batch_size`, when given, overrides each TaskSpec's own batch size.
+    `batch_size`, when given, overrides each TaskSpec's own batch size. `lm_kwargs` go to HFLM
+    (e.g. add_bos_token, max_length); lm-eval's defaults otherwise.
     """
     from lm_eval import simple_evaluate
     from lm_eval.models.huggingface import HFLM
@@ -209,7 +211,10 @@ def evaluate_tasks(
     for i, item in enumerate(planned):
         if item.batch_size not in lms:
             lms[item.batch_size] = HFLM(
-                pretrained=model, tokenizer=tokenizer, batch_size=item.batch_size
+                pretrained=model,
+                tokenizer=tokenizer,
+                batch_size=item.batch_size,
+                **dict(lm_kwargs or {}),
             )
         t0 = time.perf_counter()
         results = simple_evaluate(
