@@ -43,6 +43,7 @@ class PreviewReady(Message):
     generation: int
     problems: list[str]
     preview: Any | None  # preview.Preview
+    experiment: Any | None = None  # the validated Experiment, when there are no problems
 
 
 @dataclass

@@ -259,8 +259,7 @@ class ComposeScreen(Screen[None]):
 
         exp, problems = form.validate(form.to_dict(values))
         pv = preview(exp, self.app.runs_root) if exp else None  # type: ignore[attr-defined]
-        self.post_message(PreviewReady(generation, problems, pv))
-        self._last_valid = exp
+        self.post_message(PreviewReady(generation, problems, pv, exp))
 
     def on_preview_ready(self, message: PreviewReady) -> None:
         if message.generation != self.generation:
@@ -283,7 +282,7 @@ class ComposeScreen(Screen[None]):
                 f"[b red]{n} problem{'s' * (n > 1)}[/] (shown next to the fields) · fix to save or launch"
             )
         elif pv is not None:
-            self.valid = getattr(self, "_last_valid", None)
+            self.valid = message.experiment
             todo = pv.runs - pv.done
             if pv.estimate_s is None:
                 est = "device time: no past runs of this model to estimate from"
