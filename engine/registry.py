@@ -63,6 +63,8 @@ def try_lock(path: Path) -> Iterator[int | None]:
 
 
 def pid_alive(pid: int | None) -> bool:
+    """True while process `pid` exists on this host and is not a zombie (a killed worker whose
+    parent has not reaped it yet is dead for our purposes)."""
     if not pid:
         return False
     try:
@@ -71,7 +73,11 @@ def pid_alive(pid: int | None) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return True  # no /proc: trust kill(0)
 
 
 @dataclass(frozen=True)
@@ -85,9 +91,10 @@ class WorkerRecord:
     def base(self) -> Path:
         return runner_dir(self.workspace) / "workers" / self.id
 
-    json_file = property(lambda self: self.base.with_suffix(".json"))
-    lock = property(lambda self: self.base.with_suffix(".lock"))
-    log = property(lambda self: self.base.with_suffix(".log"))
+    # Appended, not with_suffix: a worker id may contain dots.
+    json_file = property(lambda self: self.base.parent / f"{self.id}.json")
+    lock = property(lambda self: self.base.parent / f"{self.id}.lock")
+    log = property(lambda self: self.base.parent / f"{self.id}.log")
 
     def read(self) -> dict[str, Any]:
         return read_json(self.json_file) or {}
@@ -107,7 +114,7 @@ class WorkerRecord:
 
 def workers(workspace: Path) -> list[WorkerRecord]:
     folder = runner_dir(workspace) / "workers"
-    return [WorkerRecord(workspace, p.stem) for p in sorted(folder.glob("*.json"))]
+    return [WorkerRecord(workspace, p.name[: -len(".json")]) for p in sorted(folder.glob("*.json"))]
 
 
 def scheduler_lock(workspace: Path) -> Path:

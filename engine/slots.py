@@ -24,7 +24,7 @@ class Slot:
 
     @property
     def name(self) -> str:
-        return f"gpu{self.gpu}.{self.index}" if self.gpu is not None else f"cpu.{self.index}"
+        return f"gpu{self.gpu}-{self.index}" if self.gpu is not None else f"cpu{self.index}"
 
     def env(self, base: Mapping[str, str]) -> dict[str, str]:
         """The environment of a worker in this slot: only its own GPU is visible."""

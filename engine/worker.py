@@ -46,7 +46,27 @@ OOM_HINT = (
     "on the GPU while pruning) or lower evaluation.batch_size / calibration.nsamples / seqlen"
 )
 
+# Seconds to sleep after each progress event of a stage, e.g. "prune=0.5,eval_ppl=0.2": makes a
+# tiny run slow enough to watch, cancel or kill in the middle of a stage (tests, demos).
+SLOW_ENV = "LANGPRUNE_SLOW_STAGES"
+
 log = logging.getLogger("langprune.worker")
+
+
+def _slowed(progress: Reporter) -> Any:
+    delays = {}
+    for item in os.environ.get(SLOW_ENV, "").split(","):
+        stage, _, value = item.partition("=")
+        if stage.strip() and value.strip():
+            delays[stage.strip()] = float(value)
+    if not delays:
+        return progress
+
+    def call(**kw: Any) -> None:
+        progress(**kw)
+        time.sleep(delays.get(str(kw.get("stage")), 0.0))
+
+    return call
 
 
 class StopRequested(BaseException):
@@ -143,16 +163,20 @@ def run_worker(
         if not rd.exists():
             states[run_id] = "missing"
             continue
-        try:
-            with rd.hold_lock():
-                if rd.state() in FINAL_STATES:  # cancelled while queued, or done elsewhere
-                    states[run_id] = rd.state()
-                    continue
-                run = Run.model_validate(rd.read_spec())
-                ctx, states[run_id] = _one_run(
-                    workspace, run, rd, ctx, worker_id, checkpoints, job_id
-                )
-        except BlockingIOError:
+        # A status check may hold the lock for a moment: try for a second before giving up.
+        for _ in range(10):
+            with try_lock(rd.lock) as held:
+                if held is not None:
+                    if rd.state() in FINAL_STATES:  # cancelled while queued, or done elsewhere
+                        states[run_id] = rd.state()
+                        break
+                    run = Run.model_validate(rd.read_spec())
+                    ctx, states[run_id] = _one_run(
+                        workspace, run, rd, ctx, worker_id, checkpoints, job_id
+                    )
+                    break
+            time.sleep(0.1)
+        else:
             states[run_id] = "busy"  # another worker holds it
     return states
 
@@ -167,6 +191,7 @@ def _one_run(
     job_id: str | None,
 ) -> tuple[ModelContext | None, str]:
     reporter = Reporter(rd, memory_bytes)
+    progress = _slowed(reporter)
     _Current.rd = rd
     t0 = time.time()
     device = ctx.loaded.device if ctx else None
@@ -195,11 +220,11 @@ def _one_run(
                     if ctx is None or ctx.key != model_key(run):
                         ctx = None
                         gc.collect()
-                        ctx = load_context(run, workspace, reporter)
+                        ctx = load_context(run, workspace, progress)
                         seconds["load"] = ctx.load_seconds
                     device = str(ctx.loaded.device)
                     rd.set_status("running", device=device)
-                    fields = execute(run, rd, ctx, reporter, checkpoints=checkpoints)
+                    fields = execute(run, rd, ctx, progress, checkpoints=checkpoints)
                 seconds = {**fields.get("seconds", {}), **seconds}
                 seconds["total"] = time.time() - t0
                 fields["seconds"] = seconds
