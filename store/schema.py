@@ -93,13 +93,10 @@ SCHEMA_VERSION = max(MIGRATIONS)
 
 def current_version(con: duckdb.DuckDBPyConnection) -> int:
     """The version a database is at (0 for an empty one)."""
-    found = con.execute(
-        "SELECT count(*) FROM information_schema.tables "
-        "WHERE table_name = 'schema_version' AND table_catalog = current_database()"
-    ).fetchone()
-    if not found or not found[0]:
+    try:
+        row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+    except duckdb.CatalogException:
         return 0
-    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
     return int(row[0]) if row and row[0] is not None else 0
 
 

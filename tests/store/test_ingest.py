@@ -81,7 +81,7 @@ def test_rewritten_result_replaces_the_old_one_and_bad_lines_are_skipped(workspa
     with open(rd.metrics, "ab") as fh:
         fh.write(b"not json\n" + b'{"metric": "ppl"}\n')
     report = ingest(workspace)
-    assert report.metric_rows == 1 and report.skipped_lines == 1
+    assert report.metric_rows == 1 and report.skipped_lines == 2
     assert [r[6] for r in dump(workspace)["metrics"]] == [9.0]
 
 
