@@ -27,6 +27,15 @@ def tiny_llama(seed: int = 0, max_positions: int = 512) -> torch.nn.Module:
     return LlamaForCausalLM(config).eval()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_thread():
+    """Tiny models on a shared 2-core machine: one intra-op thread is faster than contention."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def tokenizer():
     return make_byte_tokenizer()

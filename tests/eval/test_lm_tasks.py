@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 
 from langprune.engine.lm_tasks import _resolve_paths, evaluate_tasks, plan_tasks, task_manager
 from langprune.engine.perplexity import evaluate_perplexity
@@ -62,7 +61,7 @@ def test_shipped_multiple_choice_tasks_give_normalized_rows(
     rows = evaluate_tasks(
         model,
         tokenizer,
-        [TaskSpec(family="tinymc", languages=["de", "zh", "sw"])],
+        [TaskSpec(family="tinymc", languages=["de", "zh", "sw"], limit=6)],
         batch_size=4,
         progress=lambda **kw: events.append(kw),
     )
@@ -74,9 +73,10 @@ def test_shipped_multiple_choice_tasks_give_normalized_rows(
     }
     for r in rows:
         assert set(r) == ROW_KEYS
-        assert r["kind"] == "task" and r["task"] == "tinymc" and r["n"] == 10
+        assert r["kind"] == "task" and r["task"] == "tinymc" and r["n"] == 6
         assert 0 <= r["value"] <= 1 and r["stderr"] is not None and r["stderr"] > 0
         assert r["extra"]["filter"] == "none" and r["extra"]["num_fewshot"] == 0
+        assert r["extra"]["limit"] == 6
     assert [(e["stage"], e["step"], e["total"], e["language"]) for e in events] == [
         ("eval_tasks", 1, 2, "de"),
         ("eval_tasks", 2, 2, "zh"),
@@ -140,10 +140,3 @@ def test_local_index_skips_builtin_tasks_and_plans_families() -> None:
     ]
     assert planned[0].num_fewshot == 5 and planned[0].limit == 20
     assert {p.batch_size for p in planned} == {16}
-
-
-def test_rows_for_a_group_family_are_per_language(model, tokenizer) -> None:
-    torch.manual_seed(0)
-    rows = evaluate_tasks(model, tokenizer, [TaskSpec(family="tinymc", limit=3)])
-    assert {r["language"] for r in rows} == {"en", "de", "zh"}
-    assert {r["n"] for r in rows} == {3} and {r["extra"]["limit"] for r in rows} == {3}
