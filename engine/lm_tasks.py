@@ -293,4 +293,6 @@ def result_rows(
                 },
             }
         )
+    if not rows:  # e.g. a group without aggregate_metric_list: lm-eval reports no metric for it
+        log.warning("lm-eval reported no metric for %s (a group without aggregates?)", item.name)
     return rows
