@@ -140,3 +140,11 @@ def test_local_index_skips_builtin_tasks_and_plans_families() -> None:
     ]
     assert planned[0].num_fewshot == 5 and planned[0].limit == 20
     assert {p.batch_size for p in planned} == {16}
+
+
+def test_shipped_tasks_validate_in_specs() -> None:
+    from langprune.engine.lm_tasks import shipped_task_dir
+    from langprune.engine.spec import local_task_names
+
+    names = set(local_task_names([str(shipped_task_dir())]))
+    assert names == {"tinymc", "tinymc_en", "tinymc_de", "tinymc_zh"}
