@@ -46,18 +46,19 @@ class Pattern:
 class InputStats:
     """Running fp32 statistics of one Linear input over all calibration tokens."""
 
-    def __init__(self, columns: int, device: torch.device, hessian: bool) -> None:
+    def __init__(
+        self, columns: int, device: torch.device, hessian: bool, dtype: torch.dtype = torch.float32
+    ) -> None:
         self.tokens = 0
         self.samples = 0
-        self.sum_sq = torch.zeros(columns, dtype=torch.float32, device=device)
-        self.xtx = (
-            torch.zeros((columns, columns), dtype=torch.float32, device=device) if hessian else None
-        )
+        self.dtype = dtype  # float32 in the driver; float64 lets tests compare with exact math
+        self.sum_sq = torch.zeros(columns, dtype=dtype, device=device)
+        self.xtx = torch.zeros((columns, columns), dtype=dtype, device=device) if hessian else None
 
     def add(self, x: torch.Tensor) -> None:
         """Accumulate a micro-batch of inputs shaped [batch, seq, columns] (or [tokens, columns])."""
         self.samples += x.shape[0] if x.dim() == 3 else 1
-        x = x.reshape(-1, x.shape[-1]).float()
+        x = x.reshape(-1, x.shape[-1]).to(self.dtype)
         self.tokens += x.shape[0]
         if self.xtx is not None:
             self.xtx.addmm_(x.T, x)
@@ -118,7 +119,7 @@ def sparsegpt(
     """OBS pruning with lazy block updates. Weights sharing one Hessian are stacked by rows (the
     algorithm is row-independent) while unstructured masks are still chosen per matrix."""
     bounds = [0, *itertools.accumulate(w.shape[0] for w in weights)]
-    W = torch.cat([w.detach().float() for w in weights])
+    W = torch.cat([w.detach().to(stats.dtype) for w in weights])
     H = stats.hessian()
     cols = W.shape[1]
     dead = H.diagonal() == 0
