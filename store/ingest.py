@@ -84,13 +84,30 @@ def _sig(path: str) -> tuple[str, int]:
     return f"{st.st_mtime_ns}:{st.st_size}", st.st_mtime_ns
 
 
-def scan(runs_root: Path) -> dict[str, _Seen]:
-    """Stat the files of every run dir (dirs being created, named '.<id>...', are skipped)."""
+def scan(runs_root: Path, known: dict[str, str] | None = None) -> dict[str, _Seen]:
+    """Stat the files of every run dir (dirs being created, named '.<id>...', are skipped).
+
+    `known` maps run ids already ingested to their spec.json signature: spec.json is written
+    once, before its directory gets its final name, so it is not stat'ed again for those.
+    """
+    known = known or {}
     seen: dict[str, _Seen] = {}
     try:
         entries = list(os.scandir(runs_root))
     except FileNotFoundError:
         return seen
+    for entry in entries:
+        name = entry.name
+        if name.startswith(".") or not entry.is_dir():
+            continue
+        base = entry.path + os.sep
+        spec = known.get(name) or _sig(base + "spec.json")[0]
+        if not spec:
+            continue
+        status, status_mtime = _sig(base + "status.json")
+        metrics, metrics_mtime = _sig(base + "metrics.jsonl")
+        seen[name] = _Seen(spec, status, metrics, status_mtime, metrics_mtime)
+    return seen
     for entry in entries:
         if entry.name.startswith(".") or not entry.is_dir():
             continue
@@ -278,6 +295,7 @@ SELECT {", ".join(METRIC_COLUMNS)} FROM accepted_t
 WHERE run_id IN (SELECT id FROM runs_t)
 QUALIFY row_number() OVER (
     PARTITION BY run_id, kind, task, subtask, language, metric ORDER BY idx DESC) = 1
+ORDER BY metric, run_id  -- clustered by metric, so a comparison skips other metrics' row groups
 """
 _INSERT_RUNS_SQL = f"""
 INSERT INTO runs ({", ".join(RUN_COLUMNS)})
@@ -377,8 +395,6 @@ def ingest(workspace: Path, *, db_path: Path | None = None, timeout: float = 120
     t0 = time.perf_counter()
     db = db_path or default_db_path(workspace)
     root = runs_dir(workspace)
-    seen = scan(root)
-    report = IngestReport(scanned=len(seen))
     with connect(db, read_only=True, timeout=timeout) as con:
         recorded = {
             r[0]: (r[1], r[2], r[3])
@@ -386,6 +402,8 @@ def ingest(workspace: Path, *, db_path: Path | None = None, timeout: float = 120
                 "SELECT run_id, spec_sig, status_sig, metrics_sig FROM ingest_state"
             ).fetchall()
         }
+    seen = scan(root, {rid: sigs[0] for rid, sigs in recorded.items()})
+    report = IngestReport(scanned=len(seen))
     todo = {rid: s for rid, s in seen.items() if recorded.get(rid) != (s.spec, s.status, s.metrics)}
     removed = sorted(set(recorded) - set(seen))
     ids = sorted(todo)
