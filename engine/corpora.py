@@ -321,7 +321,9 @@ class HandbookCorpus(Corpus):
         docs = []
         for page in sorted((self.root / folder).glob("*.html")):
             paras = [
-                p for p in html_paragraphs(page.read_text(encoding="utf-8")) if p not in english
+                p
+                for p in html_paragraphs(page.read_text(encoding="utf-8"))
+                if lang == "en" or (p not in english and not looks_english(p))
             ]
             if paras:
                 docs.append("\n".join(paras))
