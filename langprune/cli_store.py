@@ -123,7 +123,14 @@ def results(
     table = Table(title=shown, title_justify="left", header_style="bold")
     for name in ("id", "experiment", "model", "method", "sparsity", "calib", "seed", "state",
                  "achieved", "metrics", "updated", "error"):  # fmt: skip
-        table.add_column(name, no_wrap=name != "error", overflow="ellipsis")
+        # The id is what other commands take, so it is never cut short.
+        table.add_column(
+            name,
+            no_wrap=name != "error",
+            overflow="ellipsis",
+            min_width=12 if name == "id" else None,
+            style="bold" if name == "id" else None,
+        )
     for r in rows:
         style = _STATE_STYLE.get(r["state"], "")
         achieved = r["achieved_sparsity"]
