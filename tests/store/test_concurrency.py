@@ -49,3 +49,38 @@ def test_eight_processes_no_error_no_lost_row(workspace: Path) -> None:
     assert got == expected
     assert set(states.values()) == {"done"} and set(states) == set(expected)
     print({"runs": len(expected), "queries": sum(r["queries"] for r in reports)})
+
+
+def test_threads_of_one_process_share_the_store(workspace: Path) -> None:
+    """The TUI queries from worker threads while another thread ingests."""
+    import threading
+
+    from langprune.store.ingest import ingest
+    from langprune.store.queries import compare, list_runs
+    from tests.store.helpers import write_known
+
+    write_known(workspace)
+    ingest(workspace)
+    errors: list[str] = []
+    done = [0] * 4
+    end = time.time() + 1.5
+
+    def work(i: int) -> None:
+        while time.time() < end:
+            try:
+                if i == 0:
+                    ingest(workspace)
+                elif i % 2:
+                    assert compare(workspace, "ppl", refresh=False).cell("en", "en").n == 2
+                else:
+                    assert len(list_runs(workspace, "method=wanda", refresh=False)) == 6
+                done[i] += 1
+            except Exception as exc:
+                errors.append(repr(exc))
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and all(done)
