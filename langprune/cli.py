@@ -52,9 +52,9 @@ def root(
 
 
 def _register() -> None:
-    from langprune import cli_doctor, cli_presets, cli_run, cli_store, cli_tui
+    from langprune import cli_demo, cli_doctor, cli_presets, cli_run, cli_store, cli_tui
 
-    for module in (cli_presets, cli_store, cli_run, cli_tui, cli_doctor):
+    for module in (cli_presets, cli_store, cli_run, cli_tui, cli_doctor, cli_demo):
         module.register(app)
 
 
