@@ -149,7 +149,7 @@ def execute(
             assert run.sparsity is not None
             report = prune_model(
                 model,
-                calib_ids.to(ctx.loaded.device) if hasattr(calib_ids, "to") else calib_ids,
+                calib_ids,  # the driver moves micro-batches to its compute device
                 run.method,
                 run.sparsity,
                 progress=progress,
@@ -247,9 +247,31 @@ def record_versions() -> dict[str, str | None]:
     return out
 
 
-def dense_already_stored(rd: RunDir) -> bool:
-    """A dense baseline whose evaluation completed before (same id = same model + evaluation)."""
-    status = rd.status()
-    return stage_index(status.get("resume_stage")) >= stage_index("eval_tasks") and bool(
-        rd.read_metrics()
+def dense_cache(workspace: Path) -> Any:
+    from langprune.engine.dense_cache import DenseCache
+
+    return DenseCache(workspace / "dense")
+
+
+def reuse_dense(run: Run, rd: RunDir, workspace: Path) -> bool:
+    """Dense baselines are evaluated once per model + evaluation config (and library versions):
+    when the cache has this one, copy its rows into the run and skip loading and evaluating."""
+    if not run.is_dense:
+        return False
+    from langprune.engine.dense_cache import dense_key
+
+    rows = dense_cache(workspace).get(dense_key(run.model, run.evaluation))
+    if rows is None:
+        return False
+    _keep_metrics(rd, lambda r: False)
+    for row in rows:
+        rd.add_metric(row)
+    return True
+
+
+def store_dense(run: Run, rd: RunDir, workspace: Path) -> None:
+    from langprune.engine.dense_cache import dense_key
+
+    dense_cache(workspace).put(
+        dense_key(run.model, run.evaluation), rd.read_metrics(), run_id=run.id
     )

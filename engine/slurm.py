@@ -94,6 +94,16 @@ class SlurmTask(submitit.helpers.Checkpointable):
             job_id=str(env.job_id),
         )
 
+    def checkpoint(self, *args: Any, **kwargs: Any) -> submitit.helpers.DelayedSubmission:
+        """Preemption or time-out: show the unfinished run as queued again (its resume_stage and
+        metrics stay) while Slurm requeues the task; submitit pickles `self` for the restart."""
+        for rid in self.run_ids:
+            rd = RunDir(runs_dir(Path(self.workspace)) / rid)
+            status = rd.status()
+            if status.get("state") == "running":
+                rd.set_status("queued", requeued=int(status.get("requeued") or 0) + 1)
+        return super().checkpoint(*args, **kwargs)
+
 
 def executor(workspace: Path, params: dict[str, Any]) -> submitit.SlurmExecutor:
     folder = runner_dir(workspace) / "slurm" / "%j"

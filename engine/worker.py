@@ -30,11 +30,12 @@ from typing import Any
 from langprune.engine.pipeline import (
     CHECKPOINT,
     ModelContext,
-    dense_already_stored,
     execute,
     load_context,
     model_key,
     record_versions,
+    reuse_dense,
+    store_dense,
 )
 from langprune.engine.progress import Heartbeat, Reporter, rss_bytes
 from langprune.engine.registry import WorkerRecord, try_lock
@@ -213,9 +214,9 @@ def _one_run(
             )
             try:
                 seconds: dict[str, float] = {}
-                if run.is_dense and dense_already_stored(rd):
-                    print("dense baseline already evaluated: reusing its metrics")
-                    fields: dict[str, Any] = {}
+                if reuse_dense(run, rd, workspace):
+                    print("dense baseline already evaluated (same model + evaluation): reused")
+                    fields: dict[str, Any] = {"reused_dense": True, "achieved_sparsity": 0.0}
                 else:
                     if ctx is None or ctx.key != model_key(run):
                         ctx = None
@@ -225,6 +226,8 @@ def _one_run(
                     device = str(ctx.loaded.device)
                     rd.set_status("running", device=device)
                     fields = execute(run, rd, ctx, progress, checkpoints=checkpoints)
+                    if run.is_dense:
+                        store_dense(run, rd, workspace)
                 seconds = {**fields.get("seconds", {}), **seconds}
                 seconds["total"] = time.time() - t0
                 fields["seconds"] = seconds
