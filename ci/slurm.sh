@@ -139,7 +139,7 @@ start() {
     say "needs root (apt-get, munge, daemons); not starting"
     return 1
   fi
-  if is_up; then
+  if pgrep -x slurmctld >/dev/null && is_up; then
     say "already running"
     return 0
   fi
@@ -158,11 +158,27 @@ start() {
   say "up in $((SECONDS - t0))s"
 }
 
+# Stop a daemon through its pid file and wait (up to 10 s) until it has exited.
+stop_pidfile() {
+  local file=$1 pid
+  [ -s "$file" ] || return 0
+  pid=$(cat "$file")
+  kill "$pid" 2>/dev/null || return 0
+  for _ in $(seq 50); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.2
+  done
+  say "pid $pid ($file) did not exit"
+}
+
 stop() {
   scontrol shutdown >/dev/null 2>&1 || true
-  [ -f /run/slurm/slurmdbd.pid ] && kill "$(cat /run/slurm/slurmdbd.pid)" 2>/dev/null || true
+  stop_pidfile /run/slurm/slurmctld.pid
+  stop_pidfile /run/slurm/slurmd.pid
+  stop_pidfile /run/slurm/slurmdbd.pid
   mysqladmin shutdown >/dev/null 2>&1 || true
-  [ -f /run/munge/munged.pid ] && kill "$(cat /run/munge/munged.pid)" 2>/dev/null || true
+  stop_pidfile /run/mysqld/mysqld.pid
+  stop_pidfile /run/munge/munged.pid
   say "stopped"
 }
 
