@@ -46,7 +46,7 @@ def _compare_screen() -> Screen:
 class LangpruneApp(App[None]):
     """Compose, launch, watch and compare pruning runs. Quitting never stops a run."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).parent / "app.tcss"  # absolute: subclasses may live elsewhere
     TITLE = "langprune"
     ENABLE_COMMAND_PALETTE = False
     MODES: ClassVar = {

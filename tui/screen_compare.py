@@ -68,10 +68,10 @@ class CompareScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#compare-scroll").focus()
-        self.load_choices()
 
     def on_screen_resume(self) -> None:
-        self.load_choices()
+        # also the first showing; after the frame so the query never delays the first paint
+        self.call_after_refresh(self.load_choices)
 
     # ---- workers ----
     @work(thread=True, exclusive=True, group="compare-choices", name="compare choices")

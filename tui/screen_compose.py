@@ -146,7 +146,7 @@ class ComposeScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.load_choices()
+        self.call_after_refresh(self.load_choices)  # after the first frame
         self.query_one("#name", Input).focus()
         self.schedule_check()
 

@@ -80,10 +80,10 @@ class ResultsScreen(Screen[None]):
         for wid in ("#results-search", "#results-filter"):
             self.query_one(wid).display = False
         self.query_one(LazyTable).focus()
-        self.action_reload()
 
     def on_screen_resume(self) -> None:
-        self.action_reload()
+        # also the first showing; after the frame so the query never delays the first paint
+        self.call_after_refresh(self.action_reload)
 
     def _format(self, index: int, value: Any, row: Any) -> str | Text:
         return fmt(value, self.columns[index] if index < len(self.columns) else "")

@@ -126,7 +126,8 @@ class RunsScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#runs-filter").display = False
         self.query_one(LazyTable).focus()
-        self.poll_runs()
+        # start reading after the first frame is on screen: the worker would compete for the GIL
+        self.call_after_refresh(self.poll_runs)
 
     def on_screen_suspend(self) -> None:
         self._paused = True
@@ -140,7 +141,7 @@ class RunsScreen(Screen[None]):
     def poll_runs(self) -> None:
         worker = get_current_worker()
         poller = RunPoller(self.app.runs_root)  # type: ignore[attr-defined]
-        last_lost = 0.0
+        last_lost = time.monotonic()  # the first reading comes before the slower lost-check
         last_log: tuple[str | None, list[str]] = (None, [])
         while not worker.is_cancelled:
             if self._paused:

@@ -1,0 +1,54 @@
+"""Snapshots of every screen at 80x24 and 160x48 over the deterministic workspace.
+
+Update after an intended change with `pytest tests/tui/test_snapshots.py --snapshot-update`
+and look at the report before committing the SVGs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from langprune.tui.app import LangpruneApp
+from tests.tui.conftest import wait_for
+
+SIZES = [(80, 24), (160, 48)]
+
+
+def _ready(mode: str):
+    async def run_before(pilot) -> None:
+        app = pilot.app
+        screen = app.screen
+        if mode in ("runs", "help"):
+            await wait_for(pilot, lambda: len(screen.rows) == 25)
+            await wait_for(pilot, lambda: screen.query_one("#log-tail").line_count > 0)
+        elif mode == "results":
+            await wait_for(pilot, lambda: screen.query_one("#results-table").row_count == 25)
+        elif mode == "compare":
+            await wait_for(pilot, lambda: screen.table is not None and True)
+            await pilot.pause(0.5)
+        elif mode == "compose":
+            await wait_for(
+                pilot,
+                lambda: (
+                    "runs" in str(screen.query_one("#preview").render())
+                    or "problem" in str(screen.query_one("#preview").render())
+                ),
+            )
+            await wait_for(pilot, lambda: screen.query_one("#models").option_count > 0)
+            for box in screen.query("Input"):
+                box.cursor_blink = False  # a blinking cursor would make the picture random
+        if mode == "help":
+            await pilot.press("question_mark")
+        await pilot.pause(0.3)
+
+    return run_before
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("mode", ["compose", "runs", "results", "compare", "help"])
+def test_screen_snapshot(mode: str, size: tuple[int, int], fake_ws: Path, snap_compare) -> None:
+    start = "runs" if mode == "help" else mode
+    app = LangpruneApp(fake_ws, start=start)
+    assert snap_compare(app, terminal_size=size, run_before=_ready(mode))
