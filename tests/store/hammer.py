@@ -1,8 +1,10 @@
 """One of the processes of the concurrency test: write runs as a worker would, ingest, query.
 
-    python -m tests.store.hammer WORKSPACE INDEX WRITE_UNTIL END_AT
+    python -m tests.store.hammer WORKSPACE INDEX BARRIER_DIR
 
-Until WRITE_UNTIL (unix time) it creates runs and appends their metric rows (one line written in
+Once imported it creates BARRIER_DIR/ready-INDEX and waits for BARRIER_DIR/go, which holds
+"WRITE_UNTIL END_AT" (unix times): a loaded machine may take long to start eight interpreters,
+and the clock must not run before all of them are up. Until WRITE_UNTIL it creates runs and appends their metric rows (one line written in
 two pieces, like a worker caught mid-write); until END_AT it ingests and queries in a loop, and it
 always ingests once more after WRITE_UNTIL. Prints one JSON line: what it wrote and any errors.
 """
@@ -24,8 +26,12 @@ from tests.store.helpers import ppl_row
 
 
 def main() -> None:
-    ws, index = Path(sys.argv[1]), int(sys.argv[2])
-    write_until, end_at = float(sys.argv[3]), float(sys.argv[4])
+    ws, index, barrier = Path(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
+    (barrier / f"ready-{index}").touch()
+    deadline = time.time() + 120
+    while not (barrier / "go").exists() and time.time() < deadline:
+        time.sleep(0.02)
+    write_until, end_at = map(float, (barrier / "go").read_text().split())
     runs = Experiment.model_validate(
         {
             "name": f"hammer{index}",

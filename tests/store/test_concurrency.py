@@ -17,21 +17,25 @@ PROCESSES = 8
 
 def test_eight_processes_no_error_no_lost_row(workspace: Path) -> None:
     (workspace / "runs").mkdir(parents=True)
-    start = time.time() + 1.5  # let the interpreters start before the clock runs
-    write_until, end_at = start + 4.0, start + 6.0
-    args = [str(workspace), "", str(write_until), str(end_at)]
-    procs = []
-    for i in range(PROCESSES):
-        args[1] = str(i)
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "tests.store.hammer", *args],
-                cwd=REPO,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
+    barrier = workspace.parent / "barrier"
+    barrier.mkdir()
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.store.hammer", str(workspace), str(i), str(barrier)],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
+        for i in range(PROCESSES)
+    ]
+    deadline = time.time() + 90
+    while len(list(barrier.glob("ready-*"))) < PROCESSES and time.time() < deadline:
+        time.sleep(0.05)
+    now = time.time()
+    go = barrier / ".go"
+    go.write_text(f"{now + 4.0} {now + 6.0}")
+    go.rename(barrier / "go")  # appears whole
     reports = []
     for p in procs:
         out, err = p.communicate(timeout=120)
