@@ -34,7 +34,7 @@ def test_eight_processes_no_error_no_lost_row(workspace: Path) -> None:
         time.sleep(0.05)
     now = time.time()
     go = barrier / ".go"
-    go.write_text(f"{now + 4.0} {now + 6.0}")
+    go.write_text(f"{now + 3.0} {now + 4.5}")
     go.rename(barrier / "go")  # appears whole
     reports = []
     for p in procs:
