@@ -301,8 +301,10 @@ def store_sql(
     ),
     fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-f", help="Output format."),
 ) -> None:
-    """Run a read-only SQL query on the results database (tables: runs, metrics, experiments;
-    view: results)."""
+    """Run a read-only SQL query on the results database.
+
+    Tables: runs, metrics, experiments, schema_version; view: results (metrics with run columns).
+    """
     import duckdb
 
     from langprune.paths import db_path
