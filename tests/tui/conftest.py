@@ -36,7 +36,7 @@ def fake_ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         yield ws
 
 
-async def wait_for(pilot, predicate: Callable[[], bool], timeout: float = 20.0) -> None:
+async def wait_for(pilot, predicate: Callable[[], bool], timeout: float = 60.0) -> None:
     """Let the app work until `predicate()` holds (workers post their results as messages)."""
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -78,9 +78,12 @@ def real_ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A workspace whose runs the real worker produced on a tiny random model (launched through
     engine.launcher, as `langprune run` does). Skips, saying why, when the worker cannot run."""
     from langprune.engine import launcher, presets
+    from langprune.tui import tomlwrite
 
     ws = tmp_path_factory.mktemp("real") / "ws"
     (ws / "runs").mkdir(parents=True)
+    # the same grid as a workspace preset, so the TUI can start from it
+    tomlwrite.write_atomic(ws / "presets" / "tui-e2e.toml", tomlwrite.dumps(TINY_GRID))
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LANGPRUNE_HOME", str(ws))
         exp = presets.from_dict(dict(TINY_GRID))
