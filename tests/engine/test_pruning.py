@@ -10,7 +10,14 @@ from langprune.engine.layers import (
     find_decoder_layers,
     find_linears,
 )
-from langprune.engine.prune_methods import InputStats, Pattern, magnitude, sparsegpt, wanda
+from langprune.engine.prune_methods import (
+    InputStats,
+    Pattern,
+    lowest_k_mask,
+    magnitude,
+    sparsegpt,
+    wanda,
+)
 from langprune.engine.pruning import SparsityError, check_matrix, prune_model
 from langprune.engine.random_models import build_random_model
 from langprune.engine.snapshot import DenseSnapshot
@@ -290,3 +297,13 @@ def test_snapshot_restore_is_bit_exact() -> None:
     for k, v in model.state_dict().items():
         assert torch.equal(v.view(torch.int16), before[k].view(torch.int16)), k
     assert model.lm_head.weight is model.model.embed_tokens.weight
+
+
+def test_lowest_k_mask_matches_a_stable_sort() -> None:
+    g = torch.Generator().manual_seed(5)
+    for _ in range(100):
+        score = torch.randint(0, 4, (6, 16), generator=g).float()  # many ties
+        k = int(torch.randint(1, 17, (), generator=g))
+        want = torch.zeros_like(score, dtype=torch.bool)
+        want.scatter_(1, torch.sort(score, dim=-1, stable=True).indices[:, :k], True)
+        assert torch.equal(lowest_k_mask(score, k), want)
