@@ -36,7 +36,12 @@ def _sample_one(
     corpus: Corpus, tokenizer: Any, lang: str, nsamples: int, seqlen: int, seed: int
 ) -> torch.Tensor:
     docs = corpus.documents(lang, "calibration")
-    ids = _tokenize(tokenizer, docs)
+    # a worker draws many runs (seeds, sizes) from one corpus: tokenize each language once
+    key = ("calibration-ids", id(tokenizer), lang)
+    if key not in corpus.memo:
+        # the tokenizer is kept alive with its ids, so its id() cannot be reused by another
+        corpus.memo[key] = (tokenizer, _tokenize(tokenizer, docs))
+    ids = corpus.memo[key][1]
     need = nsamples * seqlen
     total = sum(len(t) for t in ids)
     if total < need:

@@ -39,6 +39,7 @@ class Corpus:
         self.options = dict(options)
         self.heldout_fraction = float(self.options.pop("heldout_fraction", 0.1))
         self._cache: dict[str, dict[str, list[str]]] = {}
+        self.memo: dict[Any, Any] = {}  # for users of the corpus, e.g. token ids per tokenizer
 
     @property
     def name(self) -> str:

