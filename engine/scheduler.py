@@ -113,11 +113,13 @@ class Scheduler:
             spawned_at=time.time(),
             scheduler_pid=os.getpid(),
         )
+        env = slot.env(os.environ)
+        env["LANGPRUNE_SPAWNED_AT"] = repr(time.time())
         cmd = [sys.executable, "-m", "langprune.engine.worker", "--workspace", str(self.workspace)]
         with open(rec.log, "ab") as out:
             self.children[worker_id] = subprocess.Popen(
                 [*cmd, "--worker-id", worker_id, *run_ids],
-                env=slot.env(os.environ),
+                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -51,7 +51,16 @@ OOM_HINT = (
 # tiny run slow enough to watch, cancel or kill in the middle of a stage (tests, demos).
 SLOW_ENV = "LANGPRUNE_SLOW_STAGES"
 
+SPAWNED_ENV = "LANGPRUNE_SPAWNED_AT"  # set by the scheduler
+
 log = logging.getLogger("langprune.worker")
+
+
+def _float_env(name: str) -> float | None:
+    try:
+        return float(os.environ[name])
+    except (KeyError, ValueError):
+        return None
 
 
 def _slowed(progress: Reporter) -> Any:
@@ -128,6 +137,14 @@ def redirect_output(path: Path) -> Iterator[None]:
             os.close(f)
 
 
+def _note(rd: RunDir, text: str) -> None:
+    """A line of the worker's own in the run's log (written to the file, whatever sys.stdout is)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with open(rd.log, "a", encoding="utf-8") as fh:
+        fh.write(text.rstrip("\n") + "\n")
+
+
 def failure_fields(exc: BaseException, device: str | None) -> dict[str, Any]:
     """status.json fields for a failed run: one-line error, traceback tail, OOM advice."""
     text = f"{type(exc).__name__}: {exc}".strip().splitlines()
@@ -152,6 +169,7 @@ def run_worker(
     *,
     checkpoints: bool = False,
     job_id: str | None = None,
+    started_at: float | None = None,
 ) -> dict[str, str]:
     """Execute the runs in order; returns run id -> final state. StopRequested propagates."""
     from langprune.engine.spec import Run
@@ -173,7 +191,7 @@ def run_worker(
                         break
                     run = Run.model_validate(rd.read_spec())
                     ctx, states[run_id] = _one_run(
-                        workspace, run, rd, ctx, worker_id, checkpoints, job_id
+                        workspace, run, rd, ctx, worker_id, checkpoints, job_id, started_at
                     )
                     break
             time.sleep(0.1)
@@ -190,6 +208,7 @@ def _one_run(
     worker_id: str,
     checkpoints: bool,
     job_id: str | None,
+    started_at: float | None,
 ) -> tuple[ModelContext | None, str]:
     reporter = Reporter(rd, memory_bytes)
     progress = _slowed(reporter)
@@ -198,8 +217,9 @@ def _one_run(
     device = ctx.loaded.device if ctx else None
     try:
         with Heartbeat(rd, reporter), redirect_output(rd.log):
-            print(
-                f"== run {run.id} on {socket.gethostname()} (worker {worker_id}, pid {os.getpid()})"
+            _note(
+                rd,
+                f"== run {run.id} on {socket.gethostname()} (worker {worker_id}, pid {os.getpid()})",
             )
             rd.set_status(
                 "running",
@@ -208,6 +228,10 @@ def _one_run(
                 worker=worker_id,
                 job_id=job_id or rd.status().get("job_id"),
                 cuda_visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES"),
+                # when the scheduler started this worker, and when its Python began: the
+                # scheduler's overhead is spawned_at - queued_at
+                spawned_at=_float_env(SPAWNED_ENV),
+                worker_started_at=started_at,
                 versions=record_versions(),
                 error=None,
                 traceback=None,
@@ -215,7 +239,7 @@ def _one_run(
             try:
                 seconds: dict[str, float] = {}
                 if reuse_dense(run, rd, workspace):
-                    print("dense baseline already evaluated (same model + evaluation): reused")
+                    _note(rd, "dense baseline already evaluated (same model + evaluation): reused")
                     fields: dict[str, Any] = {"reused_dense": True, "achieved_sparsity": 0.0}
                 else:
                     if ctx is None or ctx.key != model_key(run):
@@ -237,12 +261,12 @@ def _one_run(
                 return ctx, "done"
             except StopRequested:
                 rd.set_status("cancelled", error="cancelled (SIGTERM)")
-                print("cancelled")
+                _note(rd, "cancelled (SIGTERM)")
                 raise
             except Exception as exc:
                 fields = failure_fields(exc, device)
                 rd.set_status("failed", **fields)
-                print(fields["traceback"], file=sys.stderr)
+                _note(rd, fields["traceback"])
                 if ctx is not None:
                     ctx.dirty = True  # the weights may be half pruned: restore before the next run
                 _free_cuda_cache()
@@ -278,7 +302,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         install_signal_handlers()
         try:
-            states = run_worker(workspace, args.runs, worker_id, checkpoints=args.checkpoints)
+            states = run_worker(
+                workspace, args.runs, worker_id, checkpoints=args.checkpoints, started_at=started
+            )
         except StopRequested:
             record.update(finished_at=time.time(), stopped=True)
             return 143

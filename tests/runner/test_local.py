@@ -156,6 +156,7 @@ def test_cancel_within_5s_and_a_second_scheduler_refuses(ws: Path, tmp_path: Pat
     wait_for(lambda: _gone(worker), 5, "the worker to exit")
     assert time.time() - t0 < 5
     assert rd.state() == "cancelled"
+    assert rd.status()["error"] == "cancelled (SIGTERM)", "the worker itself should stop cleanly"
     wait_for(lambda: scheduler_gone(ws), 15, "the idle scheduler to exit")
 
 
