@@ -96,7 +96,15 @@ def launch(
         slots_mod.resolve_gpus(gpus, slots_mod.detect_gpus())
     slurm_params: dict[str, Any] = {}
     if executor == "slurm":
+        import shutil
+
         from langprune.engine.slurm import resolve_params
+
+        if not shutil.which("sbatch"):
+            raise ValueError(
+                "executor slurm: sbatch is not on PATH here (run from a Slurm login node, or use "
+                "--executor local)"
+            )
 
         slurm_params = resolve_params(experiment.runner.slurm, slurm or {})
 

@@ -181,9 +181,6 @@ def scancel(job_ids: Iterable[str]) -> None:
 
 
 def log_files(workspace: Path, job_id: str) -> list[Path]:
-    """submitit's stdout/stderr files of a job (array task ids look like 123_4)."""
-    base = job_id.split("_")[0]
-    folder = runner_dir(workspace) / "slurm"
-    return sorted(p for p in folder.glob(f"{base}*/*{job_id}*_log.*") if p.is_file()) or sorted(
-        folder.glob(f"{job_id}*/*_log.*")
-    )
+    """submitit's stdout/stderr of a job: <slurm>/<job id>/<job id>_<task>_log.{out,err}."""
+    folder = runner_dir(workspace) / "slurm" / job_id
+    return sorted(folder.glob(f"{job_id}_*_log.*"))

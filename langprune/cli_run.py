@@ -120,10 +120,16 @@ def run(
 
 def _refresh(ws: Path) -> None:
     """Mark vanished workers' runs and bring the store up to date (both cheap when nothing changed)."""
-    from langprune.engine.launcher import refresh_lost
+    from langprune.engine import registry
+    from langprune.engine.launcher import ensure_scheduler, refresh_lost
+    from langprune.engine.scheduler import pending_runs
     from langprune.store.ingest import ingest
 
     refresh_lost(ws)
+    # Queued local runs and no scheduler (the machine rebooted, say): start one again.
+    if registry.scheduler_info(ws) is None and pending_runs(ws):
+        pid, _ = ensure_scheduler(ws)
+        print(f"note: queued runs had no scheduler; started one (pid {pid})", file=sys.stderr)
     try:
         ingest(ws, timeout=5)
     except Exception as exc:  # the store being busy must not hide the runs
