@@ -1,6 +1,6 @@
 """What one worker reusing its loaded model saves, and what the local scheduler costs per run.
 
-    .venv/bin/python benchmarks/grid.py [--model random:llama-768] [--method wanda] ...
+    .venv/bin/python benchmarks/grid.py [--model random:llama-tiny] [--method wanda] ...
 
 1. Four calibration languages on one model, run twice: one worker that loads the model once and
    restores the dense weights between runs, and four worker processes with one run each (one after
@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from langprune.engine import registry
 from langprune.engine.launcher import launch
 from langprune.engine.presets import from_dict
 from langprune.engine.spec import Experiment
@@ -106,6 +107,8 @@ def overhead(args: argparse.Namespace, root: Path) -> None:
         if time.time() > deadline:
             raise SystemExit("scheduler benchmark: runs did not finish in 300 s")
         time.sleep(0.2)
+    while registry.scheduler_info(ws) is not None and time.time() < deadline:
+        time.sleep(0.2)  # let it ingest and leave before the folder goes away
     spawn = [rd.status()["spawned_at"] - rd.status()["queued_at"] for rd in rds]
     start = [rd.status()["worker_started_at"] - rd.status()["queued_at"] for rd in rds]
     print(f"[2] scheduler overhead, {len(rds)} runs on {args.slots} fake GPU slots (cold start)")
@@ -123,8 +126,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--model", default="random:llama-768")
-    parser.add_argument("--method", default="magnitude")
+    parser.add_argument("--model", default="random:llama-tiny")
+    parser.add_argument("--method", default="wanda")
     parser.add_argument("--languages", nargs="+", default=["en", "de", "fr", "es"])
     parser.add_argument("--nsamples", type=int, default=8)
     parser.add_argument("--seqlen", type=int, default=64)

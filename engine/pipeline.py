@@ -130,13 +130,18 @@ def execute(
             from langprune.engine.calibration import sample_calibration
 
             assert run.corpus is not None and run.calibration_language is not None
-            calib_ids = sample_calibration(
-                ctx.corpus(run.corpus),
-                tokenizer,
-                run.calibration_language,
-                run.nsamples,
-                run.seqlen,
-                run.seed,
+            # Magnitude pruning looks at the weights only: no calibration text to draw.
+            calib_ids = (
+                None
+                if run.method == "magnitude"
+                else sample_calibration(
+                    ctx.corpus(run.corpus),
+                    tokenizer,
+                    run.calibration_language,
+                    run.nsamples,
+                    run.seqlen,
+                    run.seed,
+                )
             )
             progress(stage="calibration", step=1, total=1, language=run.calibration_language)
             seconds["calibration"] = time.time() - t0
