@@ -3,8 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip -q --disable-pip-version-check
-STAMP := $(VENV)/.installed-dev
-DEMO_STAMP := $(VENV)/.installed-demo
+# one install for both commands: the tests run the demo model for real (CI's shortened demo)
+STAMP := $(VENV)/.installed
 # torch is pinned: where there is no NVIDIA GPU, 2.13.0 resolves to the CPU wheel (on these machines
 # it lies on disk); elsewhere set TORCH_INDEX=https://download.pytorch.org/whl/cpu to fetch the CPU
 # build instead of the multi-GB CUDA one. On a GPU box the default CUDA build is what you want.
@@ -23,21 +23,16 @@ $(VENV)/.torch: | $(PY)
 	touch $@
 
 $(STAMP): pyproject.toml $(VENV)/.torch
-	$(PIP) install -e '.[dev]'
-	touch $@
-
-$(DEMO_STAMP): pyproject.toml $(VENV)/.torch
 	$(PIP) install -e '.[dev,demo]'
-	touch $@ $(STAMP)
+	touch $@
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest
 
-demo:
-	@echo "make demo is not available yet: the embedded demo lands with issue 8 (presets/demo.toml)." >&2
-	@exit 1
+demo: $(STAMP)
+	$(VENV)/bin/langprune demo
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

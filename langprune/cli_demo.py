@@ -40,9 +40,9 @@ def demo(
         f"{len(result.skipped)} already done or running (workspace {ws})"
     )
     if result.queued:
-        from langprune.cli_run import _follow
+        from langprune.cli_run import follow
 
-        _follow(ws, result.queued)
+        follow(ws, result.queued)
         out.print(f"grid finished in {time.monotonic() - started:.0f} s")
     print_tables(ws, exp, DEMO_METRIC)
     out.print(

@@ -111,7 +111,7 @@ def run(
     if wait:
         from langprune.engine.monitor import views
 
-        _follow(ws, [v.id for v in views(ws, result.queued)])
+        follow(ws, [v.id for v in views(ws, result.queued)])
     else:
         out.print(
             "runs continue in the background; follow with: langprune status --watch | langprune attach"
@@ -213,7 +213,7 @@ def status(
         pass
 
 
-def _follow(ws: Path, run_ids: list[str] | None) -> None:
+def follow(ws: Path, run_ids: list[str] | None) -> None:
     """Progress bars of the given runs (None = every unfinished one, new ones included) until all
     are finished. Ctrl-C only stops watching."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -275,7 +275,7 @@ def _follow(ws: Path, run_ids: list[str] | None) -> None:
 
 def attach(ctx: typer.Context) -> None:
     """Live progress bars of all active runs until they finish; Ctrl-C detaches (runs continue)."""
-    _follow(state(ctx).workspace(), None)
+    follow(state(ctx).workspace(), None)
 
 
 def logs(
