@@ -221,6 +221,15 @@ def compare(
         None, "--task", help="Task family, lm-eval task, or perplexity corpus."
     ),
     corpus: str | None = typer.Option(None, "--corpus", help="Calibration corpus label."),
+    nsamples: int | None = typer.Option(
+        None, "--nsamples", help="Calibration samples (when runs differ in it)."
+    ),
+    seqlen: int | None = typer.Option(
+        None, "--seqlen", help="Calibration sequence length (when runs differ in it)."
+    ),
+    evaluation: str | None = typer.Option(
+        None, "--evaluation", help="Evaluation settings, as listed when runs differ in them."
+    ),
     delta: DeltaKind | None = typer.Option(
         None, "--delta", help="Show the change vs the dense baseline: abs or rel."
     ),
@@ -247,7 +256,8 @@ def compare(
     with _store_errors():
         table = run_compare(
             ws, metric, model=model, method=method, sparsity=sparsity, task=task,
-            corpus=corpus, delta=delta.value if delta else None,
+            corpus=corpus, delta=delta.value if delta else None, nsamples=nsamples,
+            seqlen=seqlen, evaluation=evaluation,
         )  # fmt: skip
     if table.is_empty:
         print(f"no {metric} values match these filters", file=sys.stderr)

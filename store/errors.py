@@ -18,13 +18,15 @@ class FilterError(StoreError):
 class AmbiguousComparison(StoreError):
     """Several values of a field remain after filtering, and averaging across them would mislead.
 
-    `field` is the filter to set (model, method, sparsity, corpus) and `choices` its values.
+    `field` is the filter to set (model, method, sparsity, corpus, nsamples, seqlen, evaluation)
+    and `choices` its values, as strings.
     """
 
     def __init__(self, field: str, choices: list[str]) -> None:
         self.field = field
         self.choices = choices
+        shown = ", ".join(repr(c) if " " in c else c for c in choices)
         super().__init__(
-            f"several {field} values remain after filtering ({', '.join(choices)}); "
+            f"several {field} values remain after filtering ({shown}); "
             f"choose one with --{field} (results are never averaged across them)"
         )

@@ -38,7 +38,7 @@ RUN_COLUMNS = (
     "calibration_language", "corpus", "nsamples", "seqlen", "seed", "state", "queued_at",
     "started_at", "finished_at", "updated_at", "seconds_load", "seconds_calibration",
     "seconds_prune", "seconds_eval", "seconds_total", "achieved_sparsity", "host", "device", "pid",
-    "worker", "job_id", "error", "versions", "spec", "n_metrics",
+    "worker", "job_id", "error", "versions", "spec", "eval_ppl", "eval_tasks", "n_metrics",
 )  # fmt: skip
 METRIC_COLUMNS = (
     "run_id", "kind", "task", "subtask", "language", "metric", "value", "stderr", "n", "extra",
@@ -159,6 +159,45 @@ def sparsity_fraction(sparsity: str | None) -> float | None:
         return None
 
 
+def _corpus_text(corpus: dict[str, Any] | None) -> str:
+    """corpus_label, plus any option the label leaves out (so different corpora never match)."""
+    label = corpus_label(corpus) or "?"
+    options = (corpus or {}).get("options") or {}
+    rest = {k: v for k, v in options.items() if k not in ("dataset", "name")}
+    if options.get("dataset") and options.get("name"):
+        rest["name"] = options["name"]  # the label shows only the dataset then
+    if not rest:
+        return label
+    extra = ",".join(f"{k}={json.dumps(v, sort_keys=True)}" for k, v in sorted(rest.items()))
+    return f"{label}[{extra}]"
+
+
+def evaluation_keys(spec: dict[str, Any]) -> tuple[str | None, str | None]:
+    """What a run's values depend on besides the model and pruning, per kind of metric.
+
+    Perplexity: the evaluation corpus, seqlen and max_tokens, as 'corpus=... seqlen=...
+    max_tokens=...'. Tasks: JSON {family: 'num_fewshot=N limit=L'} (entries of one family joined
+    with ' | '). Two runs whose values may be averaged have equal keys; both are readable, since
+    they are also the choices offered when a comparison would mix them.
+    """
+    ev = spec.get("evaluation")
+    if not isinstance(ev, dict):
+        return None, None
+    ppl = (
+        f"corpus={_corpus_text(ev.get('corpus'))} seqlen={ev.get('seqlen')} "
+        f"max_tokens={ev.get('max_tokens')}"
+    )
+    families: dict[str, list[str]] = {}
+    for task in ev.get("tasks") or []:
+        if not isinstance(task, dict) or not task.get("family"):
+            continue
+        text = f"num_fewshot={task.get('num_fewshot', 0)} limit={task.get('limit')}"
+        if text not in families.setdefault(str(task["family"]), []):
+            families[str(task["family"])].append(text)
+    tasks = {family: " | ".join(sorted(texts)) for family, texts in families.items()}
+    return ppl, json.dumps(tasks, sort_keys=True)
+
+
 def run_row(run_id: str, spec: dict[str, Any], status: dict[str, Any], n_metrics: int) -> tuple:
     """One `runs` row from spec.json and status.json (missing keys become NULL)."""
     model = spec.get("model") or {}
@@ -166,6 +205,7 @@ def run_row(run_id: str, spec: dict[str, Any], status: dict[str, Any], n_metrics
     state = str(status.get("state", "queued"))
     seconds = status.get("seconds") or {}
     finished = next((status.get(f"{s}_at") for s in rundir.FINAL_STATES if s == state), None)
+    eval_ppl, eval_tasks = evaluation_keys(spec)
     row = {
         "id": run_id,
         "experiment": _str(spec.get("experiment")),
@@ -198,6 +238,8 @@ def run_row(run_id: str, spec: dict[str, Any], status: dict[str, Any], n_metrics
         "error": _str(status.get("error")),
         "versions": json.dumps(status["versions"]) if status.get("versions") else None,
         "spec": json.dumps(spec, sort_keys=True),
+        "eval_ppl": eval_ppl,
+        "eval_tasks": eval_tasks,
         "n_metrics": n_metrics,
     }
     return tuple(row[c] for c in RUN_COLUMNS)

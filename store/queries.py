@@ -4,9 +4,11 @@ Every function takes the workspace, brings the database up to date with the run 
 (`refresh=True`, cheap when nothing changed; pass False when you just did), and holds the database
 only for the query itself. None of this imports torch.
 
-Several models, methods, sparsities or calibration corpora left after filtering are never averaged
-together: `compare` raises `AmbiguousComparison` (its `field` and `choices` say which filter to
-set). The dense baseline is matched by model only, since it has no method, sparsity or corpus.
+Several models, methods, sparsities, calibration corpora, calibration sizes (nsamples, seqlen) or
+evaluation settings left after filtering are never averaged together: `compare` raises
+`AmbiguousComparison` (its `field` and `choices` say which filter to set). The dense baseline has
+no method, sparsity or calibration; it is matched by model and by evaluation settings: per column
+group (task, or perplexity corpus), only dense runs evaluated as the pruned runs were count.
 """
 
 from __future__ import annotations
@@ -52,6 +54,11 @@ RUN_LIST_COLUMNS = (
 _GRID_ORDER = (
     "experiment, model, method <> 'dense', method, sparsity_fraction, sparsity, "
     "calibration_language, seed, id"
+)
+# The settings a metric's value depends on besides model and pruning (see ingest.evaluation_keys).
+_EVAL_KEY = (
+    "coalesce(CASE WHEN m.kind = 'perplexity' THEN r.eval_ppl "
+    "ELSE json_extract_string(r.eval_tasks, '$.\"' || replace(m.task, '\"', '') || '\"') END, '?')"
 )
 # A metric's column group: the task, or for perplexity the corpus it was measured on.
 _TASK_LABEL = (
@@ -113,16 +120,23 @@ def compare(
     delta: Delta | None = None,
     refresh: bool = True,
     db_path: Path | None = None,
+    nsamples: int | str | None = None,
+    seqlen: int | str | None = None,
+    evaluation: str | None = None,
 ) -> CompareTable:
     """The calibration-language x evaluation-language table of `metric` (see `store.table`).
 
     `task` selects a task family, an lm-eval task, or a perplexity corpus; `model` matches a
-    model's label or id. Raises AmbiguousComparison when a filter is needed, StoreError for an
-    unknown metric; an empty table when the filters match nothing.
+    model's label or id; `nsamples` and `seqlen` the calibration size; `evaluation` the evaluation
+    settings as `AmbiguousComparison` lists them (e.g. 'corpus=synthetic seqlen=256
+    max_tokens=131072'; it applies to the dense baseline too). Raises AmbiguousComparison when a
+    filter is needed, StoreError for an unknown metric or a bad filter value; an empty table when
+    the filters match nothing.
     """
     if delta not in (None, "abs", "rel"):
         raise StoreError(f"delta must be 'abs' or 'rel', not {delta!r}")
     sparsity = _sparsity(sparsity)
+    nsamples, seqlen = _positive(nsamples, "nsamples"), _positive(seqlen, "seqlen")
     params: list[Any] = [metric]
     task_sql = "TRUE"
     if task is not None:
@@ -136,12 +150,20 @@ def compare(
     if method == "dense":
         pruned = ["FALSE"]  # the baseline alone
     else:
-        for column, value in (("method", method), ("sparsity", sparsity), ("corpus", corpus)):
+        for column, value in (
+            ("method", method), ("sparsity", sparsity), ("corpus", corpus),
+            ("nsamples", nsamples), ("seqlen", seqlen),
+        ):  # fmt: skip
             if value is not None:
                 pruned.append(f"r.{column} = ?")
                 params.append(value)
+    eval_sql = "TRUE"
+    if evaluation is not None:
+        eval_sql = f"{_EVAL_KEY} = ?"
+        params.append(evaluation)
     sql = f"""
-        SELECT r.model, r.method, r.sparsity, r.corpus,
+        SELECT r.model, r.method, r.sparsity, r.corpus, r.nsamples, r.seqlen,
+               {_EVAL_KEY} AS evaluation,
                CASE WHEN r.method = 'dense' THEN '{DENSE_ROW}'
                     ELSE coalesce(r.calibration_language, '?') END AS row_label,
                {_TASK_LABEL} AS task_label, coalesce(m.language, '?') AS language,
@@ -149,7 +171,7 @@ def compare(
                list(m.value ORDER BY r.seed, r.id), list(r.seed ORDER BY r.seed, r.id)
         FROM metrics m JOIN runs r ON r.id = m.run_id
         WHERE m.metric = ? AND m.value IS NOT NULL AND {task_sql} AND {model_sql}
-          AND (r.method = 'dense' OR ({" AND ".join(pruned)}))
+          AND (r.method = 'dense' OR ({" AND ".join(pruned)})) AND {eval_sql}
         GROUP BY ALL
     """
     with connect(_db(workspace, db_path, refresh), read_only=True) as con:
@@ -174,33 +196,81 @@ def compare(
     table = CompareTable(
         metric=metric, higher_is_better=higher_is_better(metric), delta=delta,
         model=model, method=method, sparsity=sparsity, corpus=corpus, task=task,
+        nsamples=nsamples, seqlen=seqlen, evaluation=evaluation,
+        explicit=tuple(
+            name for name, value in
+            (("nsamples", nsamples), ("seqlen", seqlen), ("evaluation", evaluation))
+            if value is not None
+        ),
     )  # fmt: skip
-    pruned_rows = [f for f in found if f[1] != "dense"]
-    for name, index in (("model", 0), ("method", 1), ("sparsity", 2), ("corpus", 3)):
-        values = {f[index] for f in (found if name == "model" else pruned_rows)}
+    pruned_rows = [f for f in found if f[_METHOD] != "dense"]
+    for name, index in _FIELDS:
+        values = {f[index] for f in (found if name in ("model", "evaluation") else pruned_rows)}
         if len(values) == 1 and getattr(table, name) is None:
             setattr(table, name, values.pop())
     aggregates = [
-        Aggregate(row=f[4], task=f[5], language=f[6], mean=f[7], std=f[8], n=int(f[9]),
-                  values=tuple(f[10]), seeds=tuple(f[11]))
+        Aggregate(row=f[7], task=f[8], language=f[9], mean=f[10], std=f[11], n=int(f[12]),
+                  values=tuple(f[13]), seeds=tuple(f[14]))
         for f in found
     ]  # fmt: skip
     return build(table, aggregates)
 
 
+def _positive(value: int | str | None, name: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        number = 0
+    if number <= 0:
+        raise StoreError(f"{name} must be a positive integer, not {value!r}")
+    return number
+
+
+# Positions in a row of the comparison query (the cell's aggregate follows, from 7 on).
+_METHOD, _TASK, _EVAL = 1, 8, 6
+_FIELDS = (
+    ("model", 0), ("method", 1), ("sparsity", 2), ("corpus", 3), ("nsamples", 4), ("seqlen", 5),
+    ("evaluation", 6),
+)  # fmt: skip
+
+
 def _one_combination(found: list[tuple], model_open: bool) -> list[tuple]:
-    """Refuse to mix models, methods, sparsities or corpora; keep the dense rows of the model."""
-    pruned = [f for f in found if f[1] != "dense"]
+    """Refuse to mix models, methods, sparsities, corpora, calibration sizes or evaluation
+    settings; keep the dense rows of the model evaluated as the pruned rows were.
+
+    Evaluation settings are compared per column group (task or perplexity corpus): two task
+    families may well use different few-shot counts in one table, but within a group every value,
+    dense baseline included, comes from one setting.
+    """
+    pruned = [f for f in found if f[_METHOD] != "dense"]
     models = sorted({f[0] for f in (pruned or found)})
     if len(models) > 1:
         raise AmbiguousComparison("model", models)
-    for name, index in (("method", 1), ("sparsity", 2), ("corpus", 3)):
-        values = sorted({str(f[index]) for f in pruned})
-        if len(values) > 1:
-            raise AmbiguousComparison(name, values)
     if model_open and models:
         found = [f for f in found if f[0] == models[0]]
-    return found
+    for name, index in _FIELDS[1:-1]:
+        values = sorted({f[index] for f in pruned}, key=_sort_key)
+        if len(values) > 1:
+            raise AmbiguousComparison(name, [str(v) for v in values])
+    settings: dict[str, str] = {}  # column group -> the evaluation settings of its values
+    for group in sorted({f[_TASK] for f in found}):
+        rows = [f for f in found if f[_TASK] == group]
+        values = sorted({f[_EVAL] for f in rows if f[_METHOD] != "dense"})
+        if not values:  # no pruned values here: the dense ones alone must agree
+            values = sorted({f[_EVAL] for f in rows})
+        if len(values) > 1:
+            raise AmbiguousComparison("evaluation", values)
+        settings[group] = values[0]
+    return [f for f in found if f[_EVAL] == settings[f[_TASK]]]
+
+
+def _sort_key(value: object) -> tuple[int, float, str]:
+    """Numbers in numeric order (64 before 128), then the rest as text."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (0, float(value), "")
+    return (1, 0.0, str(value))
 
 
 def metric_choices(

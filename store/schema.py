@@ -87,7 +87,18 @@ _V2 = [
     FROM metrics m JOIN runs r ON r.id = m.run_id""",
 ]
 
-MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2}
+# Version 3: each run's evaluation settings, so a comparison never averages runs (or matches a
+# dense baseline) evaluated under different settings. Clearing the status signatures makes the
+# next ingest read every run again, which fills the new columns (nothing is lost meanwhile).
+_V3 = [
+    # 'corpus=synthetic seqlen=256 max_tokens=131072': what a perplexity value depends on.
+    "ALTER TABLE runs ADD COLUMN eval_ppl VARCHAR",
+    # JSON {task family: 'num_fewshot=0 limit=100'}: what a task's values depend on.
+    "ALTER TABLE runs ADD COLUMN eval_tasks VARCHAR",
+    "UPDATE ingest_state SET status_sig = 'before-v3'",
+]
+
+MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 

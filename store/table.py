@@ -70,6 +70,10 @@ class CompareTable:
     sparsity: str | None
     corpus: str | None
     task: str | None
+    nsamples: int | None = None  # calibration size, when all pruned rows share one
+    seqlen: int | None = None
+    evaluation: str | None = None  # evaluation settings, when all values share one
+    explicit: tuple[str, ...] = ()  # which of the three above were asked for (shown in the title)
     rows: list[str] = field(default_factory=list)
     columns: list[str] = field(default_factory=list)
     column_keys: dict[str, tuple[str, str]] = field(default_factory=dict)  # -> (task, language)
@@ -105,10 +109,12 @@ class CompareTable:
 
     def title(self) -> str:
         parts = [f"{self.metric} ({'higher' if self.higher_is_better else 'lower'} is better)"]
-        for name in ("model", "method", "sparsity", "corpus", "task"):
+        for name in ("model", "method", "sparsity", "corpus", "nsamples", "seqlen", "task"):
             value = getattr(self, name)
-            if value is not None:
+            if value is not None and (name not in ("nsamples", "seqlen") or name in self.explicit):
                 parts.append(f"{name}={value}")
+        if self.evaluation is not None and "evaluation" in self.explicit:
+            parts.append(f"evaluation={self.evaluation}")
         if self.delta:
             parts.append(f"delta={self.delta} vs dense")
         return "  ".join(parts)

@@ -108,7 +108,7 @@ class CompareScreen(Screen[None]):
         from langprune.store.queries import AmbiguousComparison, compare
 
         auto: list[str] = []
-        for _ in range(len(FILTERS) + 2):
+        for _ in range(len(FILTERS) + 6):
             try:
                 table = compare(
                     self.app.workspace,  # type: ignore[attr-defined]
@@ -119,10 +119,11 @@ class CompareScreen(Screen[None]):
                     task=filters["task"],
                     delta=delta,  # type: ignore[arg-type]
                     refresh=not auto,
+                    **{k: v for k, v in filters.items() if k not in FILTERS},  # auto-chosen
                 )
                 break
             except AmbiguousComparison as exc:
-                if exc.field not in filters or not exc.choices:
+                if not exc.choices:
                     raise
                 filters[exc.field] = exc.choices[0]
                 auto.append(f"{exc.field}={exc.choices[0]} (of {', '.join(exc.choices)})")
@@ -172,6 +173,7 @@ class CompareScreen(Screen[None]):
                     sparsity=level,
                     task=filters["task"],
                     refresh=False,
+                    **{k: v for k, v in filters.items() if k not in FILTERS},
                 )
             except ValueError:
                 continue
@@ -198,7 +200,7 @@ class CompareScreen(Screen[None]):
         self.table = table
         chosen = getattr(message, "filters", None)
         if chosen:
-            self.filters.update(chosen)
+            self.filters.update({k: v for k, v in chosen.items() if k in FILTERS})
             self._sync_selects()
         grid, shown = build_table(table, diff_only=self.diff_only)
         body.update(grid if table.rows else "no values for these filters")
