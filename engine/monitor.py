@@ -10,17 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from langprune.paths import runs_dir
-from langprune.store.rundir import FINAL_STATES, STATES, RunDir, iter_run_dirs
-
-# Where each stage sits in a run's overall progress; only needs to move forward monotonically.
-STAGE_SPAN = {
-    "load": (0.0, 0.05),
-    "calibration": (0.05, 0.1),
-    "prune": (0.1, 0.6),
-    "eval_ppl": (0.6, 0.85),
-    "eval_tasks": (0.85, 1.0),
-    "done": (1.0, 1.0),
-}
+from langprune.store.rundir import FINAL_STATES, STATES, RunDir, iter_run_dirs, progress_fraction
 
 
 @dataclass(frozen=True)
@@ -40,12 +30,7 @@ class RunView:
     def fraction(self) -> float:
         if self.state == "done":
             return 1.0
-        if not self.event:
-            return 0.0
-        lo, hi = STAGE_SPAN.get(str(self.event.get("stage")), (0.0, 0.0))
-        step, total = self.event.get("step"), self.event.get("total")
-        inner = step / total if isinstance(step, (int, float)) and total else 0.0
-        return lo + (hi - lo) * min(1.0, max(0.0, inner))
+        return progress_fraction(self.event)
 
     @property
     def stage_text(self) -> str:

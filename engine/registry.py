@@ -23,28 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from langprune.store.rundir import read_json, write_json_atomic
+from langprune.store.rundir import lock_is_held, read_json, write_json_atomic
 
 
 def runner_dir(workspace: Path) -> Path:
     path = workspace / "runner"
     (path / "workers").mkdir(parents=True, exist_ok=True, mode=0o700)
     return path
-
-
-def lock_is_held(path: Path) -> bool:
-    """True while some live process holds an flock on `path`."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
 
 
 @contextlib.contextmanager

@@ -82,15 +82,21 @@ def read_jsonl(path: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
     return records, offset + end + 1
 
 
-def last_jsonl(path: Path, max_bytes: int = 65536) -> dict[str, Any] | None:
-    """The last complete record, reading only the file's tail."""
+def read_tail(path: Path, max_bytes: int = 65536) -> bytes | None:
+    """The last `max_bytes` of a (possibly growing) file, or None when it does not exist."""
     try:
         with open(path, "rb") as fh:
             fh.seek(0, os.SEEK_END)
-            size = fh.tell()
-            fh.seek(max(0, size - max_bytes))
-            data = fh.read()
+            fh.seek(max(0, fh.tell() - max_bytes))
+            return fh.read()
     except FileNotFoundError:
+        return None
+
+
+def last_jsonl(path: Path, max_bytes: int = 65536) -> dict[str, Any] | None:
+    """The last complete record, reading only the file's tail."""
+    data = read_tail(path, max_bytes)
+    if data is None:
         return None
     for raw in reversed(data.split(b"\n")[:-1]):
         try:
@@ -98,6 +104,44 @@ def last_jsonl(path: Path, max_bytes: int = 65536) -> dict[str, Any] | None:
         except json.JSONDecodeError:
             continue
     return None
+
+
+def lock_is_held(path: Path) -> bool:
+    """True while some live process holds an flock on `path`."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing releases a lock we may just have taken
+    return False
+
+
+# Where each stage sits in a run's overall progress; the bar only needs to move forward.
+STAGE_SPAN = {
+    "load": (0.0, 0.05),
+    "calibration": (0.05, 0.10),
+    "prune": (0.10, 0.60),
+    "eval_ppl": (0.60, 0.85),
+    "eval_tasks": (0.85, 1.0),
+    "done": (1.0, 1.0),
+}
+
+
+def progress_fraction(event: dict[str, Any] | None) -> float:
+    """A run's overall progress in [0, 1] from its last event (stage, step, total)."""
+    if not event:
+        return 0.0
+    lo, hi = STAGE_SPAN.get(str(event.get("stage")), (0.0, 0.0))
+    step, total = event.get("step"), event.get("total")
+    inner = 0.0
+    if isinstance(step, (int, float)) and isinstance(total, (int, float)) and total > 0:
+        inner = min(max(step / total, 0.0), 1.0)
+    return lo + (hi - lo) * inner
 
 
 @dataclass(frozen=True)
@@ -167,17 +211,7 @@ class RunDir:
 
     def is_locked(self) -> bool:
         """True while a live process holds the run's lock."""
-        try:
-            fd = os.open(self.lock, os.O_RDONLY)
-        except FileNotFoundError:
-            return False
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        finally:
-            os.close(fd)  # closing releases a lock we may just have taken
-        return False
+        return lock_is_held(self.lock)
 
     @contextlib.contextmanager
     def hold_lock(self) -> Iterator[None]:

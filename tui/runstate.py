@@ -13,18 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from langprune.store.rundir import FINAL_STATES, RunDir, iter_run_dirs, read_json
-
-# Share of a run's wall time each stage takes, for one overall progress fraction. Pruning and
-# evaluation dominate; the numbers only need to make the bar move monotonically.
-_STAGE_SPAN = {
-    "load": (0.0, 0.05),
-    "calibration": (0.05, 0.10),
-    "prune": (0.10, 0.60),
-    "eval_ppl": (0.60, 0.85),
-    "eval_tasks": (0.85, 1.0),
-    "done": (1.0, 1.0),
-}
+from langprune.store.rundir import (
+    FINAL_STATES,
+    RunDir,
+    iter_run_dirs,
+    progress_fraction,
+    read_json,
+    read_tail,
+)
 
 
 @dataclass(frozen=True)
@@ -60,14 +56,7 @@ def progress_of(state: str, event: dict[str, Any] | None) -> float:
     """Overall progress 0..1 from the state and the last progress event."""
     if state == "done":
         return 1.0
-    if not event:
-        return 0.0
-    lo, hi = _STAGE_SPAN.get(str(event.get("stage")), (0.0, 0.0))
-    step, total = event.get("step"), event.get("total")
-    frac = 0.0
-    if isinstance(step, (int, float)) and isinstance(total, (int, float)) and total > 0:
-        frac = min(max(step / total, 0.0), 1.0)
-    return lo + (hi - lo) * frac
+    return progress_fraction(event)
 
 
 def _text(value: Any, default: str = "-") -> str:
@@ -150,18 +139,13 @@ class RunPoller:
 
 def tail_lines(path: Path, max_lines: int = 200, max_bytes: int = 65536) -> list[str]:
     """The last lines of a (possibly growing) log file, reading only its end."""
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            size = fh.tell()
-            fh.seek(max(0, size - max_bytes))
-            data = fh.read()
-    except FileNotFoundError:
+    data = read_tail(path, max_bytes)
+    if data is None:
         return []
     text = data.decode("utf-8", errors="replace").replace("\r", "\n")
     lines = text.splitlines()
-    if size > max_bytes and lines:
-        lines = lines[1:]  # the first line was cut by the seek
+    if len(data) == max_bytes and lines:
+        lines = lines[1:]  # the first line was probably cut by the seek
     return lines[-max_lines:]
 
 
