@@ -33,8 +33,8 @@ def root(
         None,
         "--workspace",
         "-w",
-        help="Where run directories and results.duckdb live [default: $LANGPRUNE_HOME, else "
-        "$XDG_DATA_HOME/langprune].",
+        help="Where run directories and results.duckdb live (default: $LANGPRUNE_HOME, else "
+        "$XDG_DATA_HOME/langprune).",
         show_default=False,
     ),
     version: bool = typer.Option(

@@ -46,7 +46,7 @@ def demo(
         out.print(f"grid finished in {time.monotonic() - started:.0f} s")
     print_tables(ws, exp, DEMO_METRIC)
     out.print(
-        "\nOpen the TUI on these results:  .venv/bin/langprune   (compare screen: press c)"
+        "\nOpen the TUI on these results:  .venv/bin/langprune   (press 4 for the compare screen)"
         + ("" if state(ctx).workspace_option is None else f"  --workspace {ws}")
     )
 

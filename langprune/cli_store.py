@@ -182,7 +182,7 @@ def _rich_compare(table: Any) -> Any:
         show_footer=True,
         header_style="bold",
     )
-    out.add_column("calibration", footer="mean", style="bold")
+    out.add_column("calib", footer="mean", style="bold", no_wrap=True)
     for column in table.columns:
         mean = table.column_means.get(column)
         out.add_column(column, justify="right", footer=mean_text(table, mean))
@@ -201,7 +201,8 @@ def _rich_compare(table: Any) -> Any:
             if cell.n > 1:
                 text.append(f" ({cell.n})", style="dim")
             if cell.diagonal:
-                text.append(" †", style="bold magenta")
+                # a prefix, so that the marker never wraps onto a line of its own at 80 columns
+                text = Text("†", style="bold magenta") + text
                 text.stylize("on grey23")
             if cell.best:
                 text.stylize("bold")
