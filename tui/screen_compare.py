@@ -23,7 +23,8 @@ from langprune.tui.messages import ActionDone, ChoicesLoaded, CompareLoaded
 ANY = "(any)"
 FILTERS = ("model", "method", "sparsity", "task")
 DELTAS = (None, "abs", "rel")
-PREFERRED_METRICS = ("ppl", "acc", "acc_norm", "bpb")
+# bits per byte first: unlike token perplexity it compares across tokenizers and scripts
+PREFERRED_METRICS = ("bpb", "ppl", "acc", "acc_norm")
 
 
 class CompareScreen(Screen[None]):

@@ -157,22 +157,24 @@ async def test_compare_cells_equal_the_store_query(fake_ws: Path) -> None:
         screen = app.screen
         await wait_for(pilot, lambda: screen.table is not None)
         f = screen.filters
+        assert screen.metric == "bpb"  # the cross-language metric is the default
         expected = queries.compare(
-            fake_ws, "ppl", model=f["model"], method=f["method"], sparsity=f["sparsity"]
+            fake_ws, "bpb", model=f["model"], method=f["method"], sparsity=f["sparsity"]
         )
         assert screen.table.cells == expected.cells
         assert screen.table.rows == expected.rows == ["dense", "de", "en", "es"]
-        text = screen_text(app)
-        for cell in expected.cells.values():
-            assert cell_text(expected, cell)[0] in text
+        shown = [cell_text(expected, cell)[0] for cell in expected.cells.values()]
+        # the table is drawn after the query's message arrives: wait for the paint
+        await wait_for(pilot, lambda: all(v in screen_text(app) for v in shown), timeout=20)
         # delta toggle: the store's relative deltas
         await pilot.press("d", "d")
         await wait_for(pilot, lambda: screen.table.delta == "rel")
         rel = queries.compare(
-            fake_ws, "ppl", method=f["method"], sparsity=f["sparsity"], delta="rel"
+            fake_ws, "bpb", method=f["method"], sparsity=f["sparsity"], delta="rel"
         )
         assert screen.table.row_means == rel.row_means
-        assert cell_text(rel, rel.cells[("de", "de")])[0] in screen_text(app)
+        value = cell_text(rel, rel.cells[("de", "de")])[0]
+        await wait_for(pilot, lambda: value in screen_text(app), timeout=20)
 
 
 async def test_compare_export_writes_a_file(fake_ws: Path) -> None:
@@ -183,7 +185,7 @@ async def test_compare_export_writes_a_file(fake_ws: Path) -> None:
         await pilot.press("e")
         await pilot.pause(0.2)
         await pilot.press("enter")
-        path = fake_ws / "exports" / "compare-ppl.csv"
+        path = fake_ws / "exports" / "compare-bpb.csv"
         await wait_for(pilot, path.exists)
         header = path.read_text().splitlines()[0]
         assert "calibration" in header and "mean" in header
