@@ -76,6 +76,9 @@ def to_json(table: CompareTable) -> dict[str, object]:
             "sparsity": table.sparsity,
             "corpus": table.corpus,
             "task": table.task,
+            "nsamples": table.nsamples,
+            "seqlen": table.seqlen,
+            "evaluation": table.evaluation,
         },
         "rows": table.rows,
         "columns": [

@@ -45,6 +45,9 @@ def test_json_parses_back(table: CompareTable, tmp_path: Path) -> None:
     data = json.loads(export(table, "json", tmp_path / "t.json").read_text())
     assert data["metric"] == "ppl" and data["higher_is_better"] is False and data["delta"] == "abs"
     assert data["filters"]["method"] == "wanda"
+    # the calibration size and evaluation settings every cell shares travel with the table
+    assert data["filters"]["nsamples"] == table.nsamples is not None
+    assert data["filters"]["evaluation"] == table.evaluation is not None
     assert data["rows"] == ["dense", "de", "en", "sw"]
     assert [c["name"] for c in data["columns"]] == ["de", "en"]
     cell = next(c for c in data["cells"] if (c["calibration"], c["column"]) == ("en", "en"))
