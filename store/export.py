@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -123,33 +124,35 @@ def _write_parquet(table: CompareTable, path: Path) -> None:
         con.close()
 
 
-def _grid(table: CompareTable, bold: tuple[str, str], mark: str) -> list[list[str]]:
-    """Header plus body rows of the grid, with emphasis markers of the target format."""
-    header = ["calibration", *table.columns, "mean"]
+def _grid(
+    table: CompareTable,
+    show: Callable[[str, str | None, Cell], str],
+    missing: str,
+    escape: Callable[[str], str] = str,
+) -> list[list[str]]:
+    """Header, one line per row and the means line of the grid; `show(value, spread, cell)`
+    renders a cell in the target format, `escape` every other piece of text."""
+    header = [escape(h) for h in ("calibration", *table.columns, "mean")]
     body = []
     for row in table.rows:
-        line = [row]
+        line = [escape(row)]
         for column in table.columns:
             cell = table.cell(row, column)
-            if cell is None:
-                line.append("–")
-                continue
-            text, spread = cell_text(table, cell)
-            if spread is not None:
-                text = f"{text} ± {spread}"
-            if cell.best:
-                text = f"{bold[0]}{text}{bold[1]}"
-            if cell.diagonal:
-                text += mark
-            line.append(text)
-        line.append(mean_text(table, table.row_means.get(row), row))
+            line.append(missing if cell is None else show(*cell_text(table, cell), cell))
+        line.append(escape(mean_text(table, table.row_means.get(row), row)))
         body.append(line)
-    means = ["mean", *(mean_text(table, table.column_means.get(c)) for c in table.columns), ""]
-    return [header, *body, means]
+    means = [escape(mean_text(table, table.column_means.get(c))) for c in table.columns]
+    return [header, *body, [escape("mean"), *means, ""]]
+
+
+def _markdown_cell(value: str, spread: str | None, cell: Cell) -> str:
+    text = value if spread is None else f"{value} ± {spread}"
+    text = f"**{text}**" if cell.best else text
+    return text + " †" if cell.diagonal else text
 
 
 def to_markdown(table: CompareTable) -> str:
-    grid = _grid(table, ("**", "**"), " †")
+    grid = _grid(table, _markdown_cell, "–")
     lines = [
         f"**{table.title()}**",
         "",
@@ -175,40 +178,31 @@ def latex_escape(text: str) -> str:
     return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
 
 
+def _latex_cell(value: str, spread: str | None, cell: Cell) -> str:
+    body = latex_escape(value) + ("" if spread is None else f" \\pm {spread}")
+    body = f"\\mathbf{{{body}}}" if cell.best else body
+    return f"${body}^{{\\dagger}}$" if cell.diagonal else f"${body}$"
+
+
 def to_latex(table: CompareTable) -> str:
-    header = ["Calibration", *table.columns, "Mean"]
+    _, *rows, means = _grid(table, _latex_cell, "--", latex_escape)
+    header = ["Calibration", *(latex_escape(c) for c in table.columns), "Mean"]
     lines = [
         "% requires \\usepackage{booktabs}",
         "\\begin{table}[t]",
         "\\centering",
         "\\begin{tabular}{l" + "r" * (len(header) - 1) + "}",
         "\\toprule",
-        " & ".join(latex_escape(h) for h in header) + " \\\\",
+        " & ".join(header) + " \\\\",
         "\\midrule",
     ]
-    for row in table.rows:
-        parts = [latex_escape(row)]
-        for column in table.columns:
-            cell = table.cell(row, column)
-            if cell is None:
-                parts.append("--")
-                continue
-            text, spread = cell_text(table, cell)
-            text = latex_escape(text)
-            body = f"{text} \\pm {spread}" if spread is not None else text
-            if cell.best:
-                body = f"\\mathbf{{{body}}}"
-            if cell.diagonal:
-                body += "^{\\dagger}"
-            parts.append(f"${body}$")
-        parts.append(latex_escape(mean_text(table, table.row_means.get(row), row)))
-        lines.append(" & ".join(parts) + " \\\\")
+    for row, line in zip(table.rows, rows, strict=True):
+        lines.append(" & ".join(line) + " \\\\")
         if row == DENSE_ROW:
             lines.append("\\midrule")
-    means = [latex_escape(mean_text(table, table.column_means.get(c))) for c in table.columns]
     lines += [
         "\\midrule",
-        " & ".join(["Mean", *means, ""]) + " \\\\",
+        " & ".join(["Mean", *means[1:]]) + " \\\\",
         "\\bottomrule",
         "\\end{tabular}",
         f"\\caption{{{latex_escape(table.title())}. Bold: best pruned value per column; "
