@@ -22,8 +22,8 @@ from typing import Any
 
 import torch
 
-from langprune.engine.byte_tokenizer import make_byte_tokenizer
-from langprune.engine.perplexity import SEPARATOR, evaluate_perplexity
+from langprune.engine.eval.perplexity import SEPARATOR, evaluate_perplexity
+from langprune.engine.models.byte_tokenizer import make_byte_tokenizer
 
 SENTENCES = [
     "All human beings are born free and equal in dignity and rights.",

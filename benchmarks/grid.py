@@ -23,12 +23,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from langprune.engine import registry
-from langprune.engine.launcher import launch
-from langprune.engine.presets import from_dict
-from langprune.engine.spec import Experiment
-from langprune.paths import runs_dir
+from langprune.engine.run import registry
+from langprune.engine.run.launcher import launch
+from langprune.engine.spec.experiment import Experiment
+from langprune.engine.spec.presets import from_dict
 from langprune.store.rundir import FINAL_STATES, RunDir, create
+from langprune.workspace import runs_dir
 
 
 def experiment(
@@ -62,7 +62,14 @@ def queue(workspace: Path, exp: Experiment) -> list[str]:
 def worker(workspace: Path, run_ids: list[str]) -> float:
     t0 = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "langprune.engine.worker", "--workspace", str(workspace), *run_ids],
+        [
+            sys.executable,
+            "-m",
+            "langprune.engine.run.worker",
+            "--workspace",
+            str(workspace),
+            *run_ids,
+        ],
         check=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

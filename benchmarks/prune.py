@@ -17,13 +17,13 @@ import time
 
 import torch
 
-from langprune.engine.calibration import sample_calibration
-from langprune.engine.corpora import get_corpus
-from langprune.engine.layers import capture_layer_inputs, find_decoder_layers
-from langprune.engine.model_loading import load_model
-from langprune.engine.pruning import auto_micro_batch, peak_memory, prune_model
-from langprune.engine.snapshot import DenseSnapshot
-from langprune.engine.spec import CorpusSpec, ModelSpec
+from langprune.engine.data.calibration import sample_calibration
+from langprune.engine.data.corpora import get_corpus
+from langprune.engine.models.loading import load_model
+from langprune.engine.models.snapshot import DenseSnapshot
+from langprune.engine.prune.driver import auto_micro_batch, peak_memory, prune_model
+from langprune.engine.prune.layers import capture_layer_inputs, find_decoder_layers
+from langprune.engine.spec.experiment import CorpusSpec, ModelSpec
 
 TARGETS = {"wanda": 1.2, "sparsegpt": 3.0}
 

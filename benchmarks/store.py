@@ -19,10 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from langprune.engine.spec import Experiment
-from langprune.paths import db_path
+from langprune.engine.spec.experiment import Experiment
 from langprune.store.ingest import ingest, rebuild
 from langprune.store.queries import compare, list_runs
+from langprune.workspace import db_path
 
 LANGS = ["ar", "de", "en", "es", "ru", "sw", "zh"]
 FAMILIES = [

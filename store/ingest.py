@@ -28,10 +28,10 @@ from typing import Any
 
 import duckdb
 
-from langprune.paths import db_path as default_db_path
-from langprune.paths import runs_dir
 from langprune.store import rundir
 from langprune.store.db import connect, file_lock, lock_path
+from langprune.workspace import db_path as default_db_path
+from langprune.workspace import runs_dir
 
 RUN_COLUMNS = (
     "id", "experiment", "model", "model_id", "method", "sparsity", "sparsity_fraction",

@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from langprune.paths import db_path as default_db_path
 from langprune.store.db import connect
 from langprune.store.errors import AmbiguousComparison, FilterError, StoreError
 from langprune.store.filters import Condition, parse_filter, to_sql
@@ -31,6 +30,7 @@ from langprune.store.table import (
     build,
     higher_is_better,
 )
+from langprune.workspace import db_path as default_db_path
 
 __all__ = [
     "AmbiguousComparison",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from langprune.engine.demo_assets import handbook_present
+from langprune.engine.data.handbook import handbook_present
 from tests.conftest import run_cli
 
 PRESET = """

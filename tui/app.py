@@ -20,25 +20,25 @@ SCREENS_ORDER = ("compose", "runs", "results", "compare")
 
 
 def _compose_screen() -> Screen:
-    from langprune.tui.screen_compose import ComposeScreen
+    from langprune.tui.screens.compose import ComposeScreen
 
     return ComposeScreen()
 
 
 def _runs_screen() -> Screen:
-    from langprune.tui.screen_runs import RunsScreen
+    from langprune.tui.screens.runs import RunsScreen
 
     return RunsScreen()
 
 
 def _results_screen() -> Screen:
-    from langprune.tui.screen_results import ResultsScreen
+    from langprune.tui.screens.results import ResultsScreen
 
     return ResultsScreen()
 
 
 def _compare_screen() -> Screen:
-    from langprune.tui.screen_compare import CompareScreen
+    from langprune.tui.screens.compare import CompareScreen
 
     return CompareScreen()
 
@@ -82,7 +82,7 @@ class LangpruneApp(App[None]):
             self.switch_mode(mode)
 
     def action_help(self) -> None:
-        from langprune.tui.screen_help import HelpScreen
+        from langprune.tui.screens.help import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.current_mode))

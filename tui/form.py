@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from langprune.engine.errors import SpecError
-from langprune.engine.spec import Experiment
-from langprune.engine.taskfamilies import TASK_FAMILIES
+from langprune.engine.spec.errors import SpecError
+from langprune.engine.spec.experiment import Experiment
+from langprune.engine.spec.tasks import TASK_FAMILIES
 
 # Field keys of the form, each with the spec paths whose problems it shows (longest prefix wins).
 FIELD_PATHS: dict[str, tuple[str, ...]] = {
@@ -163,7 +163,7 @@ def validate(
     data: dict[str, Any], base_dir: Path | None = None
 ) -> tuple[Experiment | None, list[str]]:
     """(experiment, []) or (None, problems in the CLI's words)."""
-    from langprune.engine import presets
+    from langprune.engine.spec import presets
 
     try:
         return presets.from_dict(data, "compose", base=base_dir), []

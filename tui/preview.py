@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from statistics import mean
 
-from langprune.engine.spec import Experiment
+from langprune.engine.spec.experiment import Experiment
 from langprune.store.rundir import RunDir, iter_run_dirs, read_json
 
 

@@ -28,9 +28,9 @@ RUN_COLUMNS = (
 
 def load(workspace: Path, filter_expr: str) -> tuple[list[str], list[tuple[Any, ...]]]:
     """(column names, rows) for the runs matching the filter; FilterError when it is bad."""
-    from langprune.paths import db_path
     from langprune.store.db import connect
     from langprune.store.queries import list_runs
+    from langprune.workspace import db_path
 
     runs = list_runs(workspace, filter_expr or None)
     names = ", ".join(f"'{m}'" for m in HEADLINE)

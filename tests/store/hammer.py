@@ -18,7 +18,7 @@ import time
 import traceback
 from pathlib import Path
 
-from langprune.engine.spec import Experiment
+from langprune.engine.spec.experiment import Experiment
 from langprune.store import rundir
 from langprune.store.ingest import ingest
 from langprune.store.queries import compare, list_runs, metric_choices

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from langprune.engine.spec import Experiment, Run
+from langprune.engine.spec.experiment import Experiment, Run
 from langprune.store import rundir
 
 BASE: dict[str, Any] = {

@@ -70,7 +70,7 @@ def test_store_never_imports_torch(workspace: Path) -> None:
         "import sys\n"
         "import langprune.store.db, langprune.store.ingest, langprune.store.queries\n"
         "import langprune.store.export, langprune.store.filters, langprune.store.table\n"
-        "import langprune.cli_store\n"
+        "import langprune.cli.results\n"
         "from langprune.cli import app\n"
         "for args in (['results'], ['compare', '-m', 'ppl'], ['store', 'path']):\n"
         "    try:\n"

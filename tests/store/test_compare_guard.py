@@ -7,10 +7,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from langprune.paths import db_path
 from langprune.store.errors import AmbiguousComparison
 from langprune.store.ingest import ingest
 from langprune.store.queries import compare
+from langprune.workspace import db_path
 from tests.store.helpers import BASE, acc_row, ppl_row, runs_of, write_known, write_run
 
 PPL_EVAL = "corpus=synthetic seqlen=2048 max_tokens=131072"

@@ -8,8 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-from langprune.paths import db_path
 from langprune.store.db import connect
+from langprune.workspace import db_path
 from tests.conftest import REPO
 
 PROCESSES = 8

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from langprune.paths import db_path
 from langprune.store.db import connect
 from langprune.store.ingest import ingest
+from langprune.workspace import db_path
 from tests.store.helpers import ppl_row, runs_of, write_known, write_run
 
 

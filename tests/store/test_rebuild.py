@@ -8,12 +8,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from langprune.paths import db_path
 from langprune.store import schema
 from langprune.store.db import connect
 from langprune.store.errors import StoreError
 from langprune.store.ingest import ingest, rebuild
 from langprune.store.queries import compare, list_runs
+from langprune.workspace import db_path
 from tests.store.helpers import write_known
 
 

@@ -77,7 +77,8 @@ def wait_done(ws: Path, ids: list[str], timeout: float) -> dict[str, dict]:
 def real_ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A workspace whose runs the real worker produced on a tiny random model (launched through
     engine.launcher, as `langprune run` does). Skips, saying why, when the worker cannot run."""
-    from langprune.engine import launcher, presets
+    from langprune.engine.run import launcher
+    from langprune.engine.spec import presets
     from langprune.tui import tomlwrite
 
     ws = tmp_path_factory.mktemp("real") / "ws"

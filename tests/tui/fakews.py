@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from langprune.engine import presets
+from langprune.engine.spec import presets
 from langprune.store.rundir import RunDir, create, write_json_atomic
 
 T0 = 1_760_000_000.0

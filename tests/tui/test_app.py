@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from langprune.engine import presets
+from langprune.engine.spec import presets
 from langprune.store import queries
 from langprune.store.export import cell_text
 from langprune.tui import form
 from langprune.tui.app import LangpruneApp
-from langprune.tui.lazytable import Column, LazyTable
+from langprune.tui.widgets.lazytable import Column, LazyTable
 from tests.tui.conftest import wait_for
 
 REPO = Path(__file__).resolve().parents[2]

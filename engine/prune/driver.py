@@ -1,0 +1,313 @@
+"""The sequential layer-wise pruning driver shared by every method.
+
+For each decoder layer: run the dense layer on the calibration hidden states while hooks gather fp32
+statistics of each linear sublayer's input, prune every sublayer, re-run the pruned layer, and feed
+its outputs to the next layer (the protocol of the Wanda and SparseGPT reference code). Magnitude
+needs no data and skips the forward passes. Embeddings and lm_head are never touched.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from langprune.engine.prune.layers import (
+    LayerInputs,
+    capture_layer_inputs,
+    find_decoder_layers,
+    find_linears,
+    move_outside_layers,
+    on_device,
+)
+from langprune.engine.prune.methods import METHODS, InputStats, Pattern
+
+Progress = Callable[..., None]
+UNSTRUCTURED_TOLERANCE = 0.001  # 0.1 percentage point
+
+
+class SparsityError(RuntimeError):
+    """The weights do not have the sparsity that was asked for."""
+
+
+@dataclass
+class PruneReport:
+    """What a pruning run reached (measured from the weights) and where its time went."""
+
+    method: str
+    sparsity: str
+    overall: float
+    per_layer: list[float]
+    per_matrix: dict[str, float]
+    seconds: float
+    timings: dict[str, float] = field(default_factory=dict)
+    tokens: int = 0
+    micro_batch: int = 0
+    peak_mem_bytes: int = 0
+    device: str = "cpu"
+    offload: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def prune_model(
+    model: nn.Module,
+    calib_ids: torch.Tensor | None,
+    method: str,
+    sparsity: str | float,
+    *,
+    progress: Progress | None = None,
+    offload: bool = False,
+    micro_batch: int | None = None,
+    device: str | torch.device | None = None,
+    blocksize: int = 128,
+    percdamp: float = 0.01,
+) -> PruneReport:
+    """Prune `model` in place, layer by layer; raise SparsityError if the result misses the request.
+
+    calib_ids: LongTensor [nsamples, seqlen] (unused by magnitude). offload: the model stays in CPU
+    memory and one decoder layer at a time moves to `device` (default: cuda when available).
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r} (allowed: {', '.join(METHODS)})")
+    pattern = Pattern.parse(sparsity)
+    layers = find_decoder_layers(model)
+    dev = _compute_device(layers, device, offload)
+    _check_shapes(layers, pattern)
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+    t0 = time.perf_counter()
+    timings = {"capture": 0.0, "forward": 0.0, "stats": 0.0, "prune": 0.0}
+    per_matrix: dict[str, float] = {}
+    per_layer: list[float] = []
+    zeros = total = 0
+
+    inputs: LayerInputs | None = None
+    needs_data = method != "magnitude"
+    if needs_data:
+        if calib_ids is None:
+            raise ValueError(f"{method} needs calibration samples (calib_ids is None)")
+        mb = micro_batch or auto_micro_batch(model, layers, calib_ids.shape, dev)
+        if offload:
+            move_outside_layers(model, layers, dev)
+        try:
+            with torch.no_grad():
+                inputs = capture_layer_inputs(model, layers, calib_ids, mb, dev)
+        finally:
+            if offload:
+                move_outside_layers(model, layers, torch.device("cpu"))
+        timings["capture"] = _elapsed(t0, dev)
+    else:
+        mb = 0
+    tokens = 0 if calib_ids is None else calib_ids.numel()
+
+    for index, layer in enumerate(layers):
+        t_layer = time.perf_counter()
+        with torch.no_grad(), on_device(layer, dev, offload):
+            linears = find_linears(layer)
+            if inputs is None:
+                t = time.perf_counter()
+                for lin in linears.values():
+                    METHODS[method]([lin.weight], pattern)
+                timings["prune"] += _elapsed(t, dev)
+            else:
+                groups = _gather_stats(layer, index, linears, inputs, mb, dev, method, timings)
+                t = time.perf_counter()
+                for names, stats in groups:
+                    weights = [linears[n].weight for n in names]
+                    if method == "sparsegpt":
+                        METHODS[method](weights, stats, pattern, blocksize, percdamp)
+                    else:
+                        METHODS[method](weights, stats, pattern)
+                del groups
+                timings["prune"] += _elapsed(t, dev)
+                t = time.perf_counter()
+                _run_layer(layer, index, inputs, mb)
+                timings["forward"] += _elapsed(t, dev)
+            lz = lt = 0
+            for name, lin in linears.items():
+                z = check_matrix(f"layer {index} {name}", lin.weight, pattern)
+                per_matrix[f"{index}.{name}"] = z / lin.weight.numel()
+                lz, lt = lz + z, lt + lin.weight.numel()
+        per_layer.append(lz / lt)
+        zeros, total = zeros + lz, total + lt
+        if progress is not None:
+            seconds = time.perf_counter() - t_layer
+            done = time.perf_counter() - t0
+            extra = {"tokens_per_s": tokens / seconds} if tokens and seconds > 0 else {}
+            progress(
+                stage="prune",
+                step=index + 1,
+                total=len(layers),
+                mem_bytes=peak_memory(dev),
+                eta_s=done / (index + 1) * (len(layers) - index - 1),
+                layer=index,
+                message=f"{method} {pattern}: layer {index + 1}/{len(layers)}",
+                **extra,
+            )
+    overall = zeros / total
+    if not pattern.structured and abs(overall - pattern.fraction) > UNSTRUCTURED_TOLERANCE:
+        raise SparsityError(
+            f"overall sparsity {overall:.4%} misses the requested {pattern.fraction:.2%}"
+        )
+    return PruneReport(
+        method=method,
+        sparsity=str(pattern),
+        overall=overall,
+        per_layer=per_layer,
+        per_matrix=per_matrix,
+        seconds=time.perf_counter() - t0,
+        timings=timings,
+        tokens=tokens,
+        micro_batch=mb,
+        peak_mem_bytes=peak_memory(dev),
+        device=str(dev),
+        offload=offload,
+    )
+
+
+def _gather_stats(
+    layer: nn.Module,
+    index: int,
+    linears: dict[str, nn.Linear],
+    inputs: LayerInputs,
+    mb: int,
+    dev: torch.device,
+    method: str,
+    timings: dict[str, float],
+) -> list[tuple[list[str], InputStats]]:
+    """Forward the dense layer with hooks; returns groups of sublayers that read the same input
+    (q/k/v, gate/up) with one fp32 statistic each, so shared inputs are counted once."""
+    groups: dict[str, list[str]] = {}  # owner name -> all names reading that input
+    owner_of: dict[str, str] = {}
+    stats: dict[str, InputStats] = {}
+    first = True
+    seen: dict[tuple[Any, ...], tuple[str, torch.Tensor]] = {}
+
+    def hook(name: str) -> Callable[..., None]:
+        def fn(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
+            x = args[0]
+            if first:
+                # holding x keeps its memory alive, so an equal key really is the same tensor
+                key = (x.data_ptr(), tuple(x.shape), x.stride(), x.dtype)
+                if key in seen:
+                    owner_of[name] = seen[key][0]
+                    groups[seen[key][0]].append(name)
+                    return
+                seen[key] = (name, x)
+                owner_of[name] = name
+                groups[name] = [name]
+                stats[name] = InputStats(x.shape[-1], dev, hessian=method == "sparsegpt")
+            elif owner_of.get(name) != name:
+                return
+            t = time.perf_counter()
+            stats[name].add(x)
+            timings["stats"] += _elapsed(t, dev)
+
+        return fn
+
+    handles = [lin.register_forward_hook(hook(name)) for name, lin in linears.items()]
+    try:
+        t = time.perf_counter()
+        for start in range(0, inputs.hidden.shape[0], mb):
+            inputs.call(layer, index, inputs.hidden[start : start + mb])
+            if first:
+                first = False
+                seen.clear()
+        timings["forward"] += _elapsed(t, dev)
+    finally:
+        for h in handles:
+            h.remove()
+    missing = [n for n in linears if n not in owner_of]
+    if missing:
+        raise RuntimeError(
+            f"layer {index}: sublayers {missing} were not called by the layer's forward"
+        )
+    return [(names, stats[owner]) for owner, names in groups.items()]
+
+
+def _run_layer(layer: nn.Module, index: int, inputs: LayerInputs, mb: int) -> None:
+    """Re-run the (pruned) layer and replace its inputs by its outputs, micro-batch by micro-batch."""
+    hidden = inputs.hidden
+    for start in range(0, hidden.shape[0], mb):
+        hidden[start : start + mb] = inputs.call(layer, index, hidden[start : start + mb])
+
+
+def check_matrix(where: str, weight: torch.Tensor, p: Pattern) -> int:
+    """Count zeros; raise SparsityError on an unstructured miss > 0.1 pp or any violated N:M group."""
+    w = weight.detach()
+    zeros = int((w == 0).sum())
+    if p.structured:
+        per_group = (w.reshape(w.shape[0], -1, p.m) == 0).sum(-1)
+        bad = int((per_group < p.n).sum())
+        if bad:
+            raise SparsityError(
+                f"{where}: {bad} groups of {p.m} inputs have fewer than {p.n} zeros"
+            )
+    elif abs(zeros / w.numel() - p.fraction) > UNSTRUCTURED_TOLERANCE:
+        raise SparsityError(
+            f"{where}: sparsity {zeros / w.numel():.4%} misses the requested {p.fraction:.2%}"
+        )
+    return zeros
+
+
+def _check_shapes(layers: nn.ModuleList, p: Pattern) -> None:
+    if not p.structured:
+        return
+    for name, lin in find_linears(layers[0]).items():
+        if lin.in_features % p.m:
+            raise ValueError(
+                f"{p} sparsity needs in_features divisible by {p.m}; {name} has {lin.in_features}"
+            )
+
+
+def _compute_device(
+    layers: nn.ModuleList, device: str | torch.device | None, offload: bool
+) -> torch.device:
+    if device is not None:
+        return torch.device(device)
+    if offload:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return next(layers.parameters()).device
+
+
+def auto_micro_batch(
+    model: nn.Module, layers: nn.ModuleList, shape: torch.Size, dev: torch.device
+) -> int:
+    """Samples per micro-batch: as many as fit in a share of free memory (at most 8 on CPU, where
+    larger batches do not run faster)."""
+    n, seqlen = shape
+    cfg = getattr(model, "config", None)
+    hidden = getattr(cfg, "hidden_size", 4096)
+    inter = getattr(cfg, "intermediate_size", 4 * hidden)
+    heads = getattr(cfg, "num_attention_heads", 32)
+    elem = next(layers.parameters()).element_size()
+    # activations of one sample through one layer: residual stream copies, MLP intermediates, scores
+    per_sample = seqlen * (8 * hidden + 4 * inter + heads * seqlen) * elem + seqlen * inter * 4
+    if dev.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(dev)
+        budget, cap = free * 0.25, n
+    else:
+        import psutil
+
+        budget, cap = psutil.virtual_memory().available * 0.1, 8
+    return int(max(1, min(cap, n, budget // max(per_sample, 1))))
+
+
+def peak_memory(dev: torch.device) -> int:
+    """Peak bytes: CUDA memory allocated on the device, else the process's peak resident set."""
+    if dev.type == "cuda":
+        return int(torch.cuda.max_memory_allocated(dev))
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _elapsed(t: float, dev: torch.device) -> float:
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+    return time.perf_counter() - t

@@ -1,0 +1,170 @@
+"""The pruning methods: magnitude, Wanda (Sun et al. 2023) and SparseGPT (Frantar & Alistarh 2023).
+
+Each method prunes a group of Linear weights that read the same input (q/k/v, gate/up), in place,
+from fp32 statistics of that input. The driver in pruning.py decides what the groups and inputs are.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from dataclasses import dataclass
+
+import torch
+
+from langprune.engine.spec.experiment import parse_sparsity
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """A sparsity request: `fraction` of weights removed; `n` of every `m` consecutive inputs for N:M."""
+
+    fraction: float
+    n: int = 0
+    m: int = 0
+
+    @property
+    def structured(self) -> bool:
+        return self.m > 0
+
+    @classmethod
+    def parse(cls, sparsity: str | float) -> Pattern:
+        if isinstance(sparsity, str) and ":" not in sparsity:
+            # run specs store ratios as canonical strings ("0.5")
+            with contextlib.suppress(ValueError):
+                sparsity = float(sparsity)
+        canonical = parse_sparsity(sparsity)
+        if ":" in canonical:
+            n, m = (int(v) for v in canonical.split(":"))
+            return cls(n / m, n, m)
+        return cls(float(canonical))
+
+    def __str__(self) -> str:
+        return f"{self.n}:{self.m}" if self.structured else f"{self.fraction:g}"
+
+
+class InputStats:
+    """Running fp32 statistics of one Linear input over all calibration tokens."""
+
+    def __init__(
+        self, columns: int, device: torch.device, hessian: bool, dtype: torch.dtype = torch.float32
+    ) -> None:
+        self.tokens = 0
+        self.samples = 0
+        self.dtype = dtype  # float32 in the driver; float64 lets tests compare with exact math
+        self.sum_sq = torch.zeros(columns, dtype=dtype, device=device)
+        self.xtx = torch.zeros((columns, columns), dtype=dtype, device=device) if hessian else None
+
+    def add(self, x: torch.Tensor) -> None:
+        """Accumulate a micro-batch of inputs shaped [batch, seq, columns] (or [tokens, columns])."""
+        self.samples += x.shape[0] if x.dim() == 3 else 1
+        x = x.reshape(-1, x.shape[-1]).to(self.dtype)
+        self.tokens += x.shape[0]
+        if self.xtx is not None:
+            self.xtx.addmm_(x.T, x)
+        else:
+            self.sum_sq += x.pow(2).sum(0)
+
+    def mean_sq(self) -> torch.Tensor:
+        """Per input channel, the mean over tokens of x_j^2."""
+        sq = self.xtx.diagonal() if self.xtx is not None else self.sum_sq
+        return sq / self.tokens
+
+    def hessian(self) -> torch.Tensor:
+        """H = 2/N * sum x x^T with N the number of calibration sequences, as the reference code."""
+        assert self.xtx is not None
+        return self.xtx.mul_(2 / self.samples)
+
+
+def lowest_k_mask(score: torch.Tensor, k: int) -> torch.Tensor:
+    """Per row of `score`, True at its k smallest entries, ties broken by lower index: the same
+    selection as a stable sort (as the reference code), but through kthvalue, which is faster."""
+    if k <= 0:
+        return torch.zeros_like(score, dtype=torch.bool)
+    thr = score.kthvalue(k, dim=-1, keepdim=True).values
+    mask = score < thr
+    tie = score == thr
+    deficit = k - mask.sum(-1, keepdim=True)
+    return mask | (tie & (tie.cumsum(-1) <= deficit))
+
+
+def _prune_lowest(weight: torch.Tensor, score: torch.Tensor, p: Pattern) -> None:
+    """Zero, in place, the lowest-scoring weights: `fraction` of each row, or n of every m inputs."""
+    rows, cols = score.shape
+    if p.structured:
+        groups = score.view(rows, cols // p.m, p.m)
+        idx = groups.topk(p.n, dim=-1, largest=False).indices
+        mask = torch.zeros_like(groups, dtype=torch.bool).scatter_(-1, idx, True).view(rows, cols)
+    else:
+        mask = lowest_k_mask(score, int(cols * p.fraction))
+    weight.data.masked_fill_(mask, 0)
+
+
+def magnitude(weights: list[torch.Tensor], p: Pattern) -> None:
+    """|W|: one threshold per matrix (the k smallest go), or n of every m inputs of a row for N:M."""
+    for w in weights:
+        score = w.detach().abs().float()
+        if p.structured:
+            _prune_lowest(w, score, p)
+        else:
+            mask = lowest_k_mask(score.view(1, -1), int(score.numel() * p.fraction))
+            w.data.masked_fill_(mask.view_as(w), 0)
+
+
+def wanda(weights: list[torch.Tensor], stats: InputStats, p: Pattern) -> None:
+    """Score |W_ij| * sqrt(mean_t x_j^2), compared within each output row (or row group of m)."""
+    norm = stats.mean_sq().sqrt().unsqueeze(0)
+    for w in weights:
+        _prune_lowest(w, w.detach().abs().float() * norm, p)
+
+
+def sparsegpt(
+    weights: list[torch.Tensor],
+    stats: InputStats,
+    p: Pattern,
+    blocksize: int = 128,
+    percdamp: float = 0.01,
+) -> None:
+    """OBS pruning with lazy block updates. Weights sharing one Hessian are stacked by rows (the
+    algorithm is row-independent) while unstructured masks are still chosen per matrix."""
+    bounds = [0, *itertools.accumulate(w.shape[0] for w in weights)]
+    W = torch.cat([w.detach().to(stats.dtype) for w in weights])
+    H = stats.hessian()
+    cols = W.shape[1]
+    dead = H.diagonal() == 0
+    H[dead, dead] = 1
+    W[:, dead] = 0
+    H.diagonal().add_(percdamp * H.diagonal().mean())
+    Hinv = torch.linalg.cholesky(torch.cholesky_inverse(torch.linalg.cholesky(H)), upper=True)
+    del H
+
+    for i1 in range(0, cols, blocksize):
+        i2 = min(i1 + blocksize, cols)
+        W1 = W[:, i1:i2].clone()
+        Err1 = torch.zeros_like(W1)
+        Hinv1 = Hinv[i1:i2, i1:i2]
+        d = Hinv1.diagonal()
+        mask1 = torch.zeros_like(W1, dtype=torch.bool)
+        if not p.structured:
+            # adaptive mask: the `fraction` of each matrix's block with the lowest w^2 / [H^-1]_jj^2
+            score = W1.pow(2) / d.pow(2).unsqueeze(0)
+            for r0, r1 in itertools.pairwise(bounds):
+                part = score[r0:r1].reshape(1, -1)
+                mask1[r0:r1] = lowest_k_mask(part, int(part.numel() * p.fraction)).view(r1 - r0, -1)
+        for i in range(i2 - i1):
+            if p.structured and i % p.m == 0:
+                score = W1[:, i : i + p.m].pow(2) / d[i : i + p.m].pow(2).unsqueeze(0)
+                mask1.scatter_(1, i + score.topk(p.n, dim=1, largest=False).indices, True)
+            w = W1[:, i]
+            err = torch.where(mask1[:, i], w, 0) / d[i]
+            W1[:, i:].addr_(err, Hinv1[i, i:], alpha=-1)  # OBS: compensate the pruned weights
+            W1[:, i].masked_fill_(mask1[:, i], 0)
+            Err1[:, i] = err
+        W[:, i1:i2] = W1
+        W[:, i2:].addmm_(Err1, Hinv[i1:i2, i2:], alpha=-1)  # lazy update of the later columns
+
+    for w, (r0, r1) in zip(weights, itertools.pairwise(bounds), strict=True):
+        w.data.copy_(W[r0:r1])
+
+
+METHODS = {"magnitude": magnitude, "wanda": wanda, "sparsegpt": sparsegpt}

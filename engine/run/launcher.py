@@ -1,0 +1,336 @@
+"""The Runner API the CLI and the TUI call: launch, cancel, retry, refresh_lost (no torch).
+
+`launch` turns a grid into queued run directories and hands them to the workspace's scheduler (one
+detached process per workspace, started here when none is alive) or to Slurm. Everything else reads
+and changes run directories, so it works from any later process that sees the workspace.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from langprune.engine.run import registry
+from langprune.engine.run.registry import pid_alive, try_lock
+from langprune.store.rundir import FINAL_STATES, RunDir, create, iter_run_dirs, write_json_atomic
+from langprune.workspace import runs_dir
+
+# A heartbeat older than this (with a free lock) means the worker is gone even when its pid cannot
+# be checked (another host). The worker touches it every 2 s.
+STALE_HEARTBEAT_S = 20.0
+CANCEL_GRACE_S = 3.5  # SIGTERM, then SIGKILL to the whole group: cancel completes within 5 s
+LOST = "worker lost"
+
+
+@dataclass
+class LaunchResult:
+    executor: str
+    queued: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # done already (or running right now)
+    scheduler_pid: int | None = None
+    scheduler_started: bool = False
+    job_ids: list[str] = field(default_factory=list)
+
+
+def _spec_json(run: Any) -> dict[str, Any]:
+    return run.model_dump(mode="json")
+
+
+def _is_active(rd: RunDir, status: dict[str, Any]) -> bool:
+    """A run some worker or Slurm job is working on right now."""
+    if status.get("state") != "running":
+        return False
+    if rd.is_locked():
+        return True
+    return bool(status.get("job_id")) and _slurm_alive({str(status["job_id"])}).get(
+        str(status["job_id"]), False
+    )
+
+
+def reset_for_rerun(rd: RunDir, **fields: Any) -> None:
+    """Forget an earlier attempt (metrics, events, checkpoint) so that the run starts from scratch;
+    the log is kept and grows, with a header per attempt."""
+    from langprune.engine.run.pipeline import CHECKPOINT
+
+    previous = rd.status()
+    for name in ("metrics.jsonl", "events.jsonl", CHECKPOINT, "heartbeat"):
+        (rd.path / name).unlink(missing_ok=True)
+    attempts = int(previous.get("attempts") or 0) + (previous.get("state") != "queued")
+    status = {"state": "queued", "queued_at": time.time(), "updated_at": time.time()}
+    status.update(attempts=attempts, **fields)
+    write_json_atomic(rd.status_file, status)
+
+
+def launch(
+    experiment: Any,
+    workspace: Path,
+    *,
+    force: bool = False,
+    executor: str | None = None,
+    gpus: Sequence[int | str] | str | None = None,
+    slots_per_gpu: int | None = None,
+    slurm: dict[str, Any] | None = None,
+) -> LaunchResult:
+    """Queue the runs of `experiment` not done yet (all with `force`, except a stored dense
+    baseline, which is reused) and start them locally or on Slurm.
+
+    `slurm` overrides fields of the preset's [runner.slurm] (partition, account, qos, time,
+    array_parallelism, extra, ...).
+    """
+    from langprune.engine.run import slots as slots_mod
+
+    executor = executor or experiment.runner.executor
+    if executor not in ("local", "slurm"):
+        raise ValueError(f"executor {executor!r} is unknown (allowed: local, slurm)")
+    gpus = experiment.runner.gpus if gpus is None else gpus
+    slots_per_gpu = slots_per_gpu or experiment.runner.slots_per_gpu
+    if executor == "local":  # refuse a bad --gpus before anything is written
+        slots_mod.resolve_gpus(gpus, slots_mod.detect_gpus())
+    slurm_params: dict[str, Any] = {}
+    if executor == "slurm":
+        import shutil
+
+        from langprune.engine.run.slurm import resolve_params
+
+        if not shutil.which("sbatch"):
+            raise ValueError(
+                "executor slurm: sbatch is not on PATH here (run from a Slurm login node, or use "
+                "--executor local)"
+            )
+
+        slurm_params = resolve_params(experiment.runner.slurm, slurm or {})
+
+    root = runs_dir(workspace)
+    result = LaunchResult(executor=executor)
+    for run in experiment.runs():
+        rd = RunDir(root / run.id)
+        if not rd.exists():
+            create(root, run.id, _spec_json(run))
+            rd.set_status("queued", executor=executor)
+            result.queued.append(run.id)
+            continue
+        status = rd.status()
+        state = status.get("state")
+        if (state == "done" and (not force or run.is_dense)) or _is_active(rd, status):
+            result.skipped.append(run.id)
+        elif state == "queued" and status.get("executor", "local") == executor:
+            result.queued.append(run.id)  # queued before and never started: still waiting
+        else:
+            reset_for_rerun(rd, executor=executor)
+            result.queued.append(run.id)
+
+    if executor == "local":
+        registry.write_config(workspace, gpus=gpus, slots_per_gpu=slots_per_gpu)
+        if result.queued:
+            result.scheduler_pid, result.scheduler_started = ensure_scheduler(workspace)
+    elif result.queued:
+        from langprune.engine.run.slurm import submit
+
+        fresh = [rid for rid in result.queued if not RunDir(root / rid).status().get("job_id")]
+        result.job_ids = submit(workspace, fresh, slurm_params) if fresh else []
+    return result
+
+
+def ensure_scheduler(workspace: Path) -> tuple[int | None, bool]:
+    """The pid of the workspace's scheduler, starting a detached one when none is alive."""
+    info = registry.scheduler_info(workspace)
+    if info is not None:
+        return info.get("pid"), False
+    log = registry.runner_dir(workspace) / "scheduler.log"
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "langprune.engine.run.scheduler", "--workspace", str(workspace)],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # no controlling terminal: SIGHUP and Ctrl-C never reach it
+            close_fds=True,
+        )
+    return proc.pid, True
+
+
+def find_runs(workspace: Path, run_ids: Iterable[str] | None) -> list[RunDir]:
+    root = runs_dir(workspace)
+    if run_ids is None:
+        return list(iter_run_dirs(root))
+    out = []
+    for rid in run_ids:
+        rd = RunDir(root / rid)
+        if not rd.exists():
+            matches = [r for r in iter_run_dirs(root) if r.id.startswith(rid)]
+            if len(matches) != 1:
+                raise ValueError(f"run {rid!r}: {'ambiguous prefix' if matches else 'no such run'}")
+            rd = matches[0]
+        out.append(rd)
+    return out
+
+
+def cancel(workspace: Path, run_ids: Iterable[str] | None) -> dict[str, str]:
+    """Stop runs (None = every unfinished run): queued ones never start, running ones get SIGTERM
+    on their worker's whole process group (SIGKILL after a grace period) or `scancel` on Slurm.
+    Returns run id -> what happened."""
+    from langprune.engine.run import slurm
+
+    outcome: dict[str, str] = {}
+    running: list[tuple[RunDir, dict[str, Any]]] = []
+    scancel: list[str] = []
+    # Queued runs first, so that the scheduler cannot hand them to a fresh worker meanwhile.
+    for rd in find_runs(workspace, run_ids):
+        status = rd.status()
+        state = status.get("state")
+        if state in FINAL_STATES:
+            if run_ids is not None:
+                outcome[rd.id] = f"already {state}"
+            continue
+        job = status.get("job_id")
+        if state == "queued" or job:
+            rd.set_status("cancelled", error="cancelled by user")
+            outcome[rd.id] = "cancelled"
+            if job:
+                scancel.append(str(job))
+        if state == "running" and not job:
+            running.append((rd, status))
+    if scancel:
+        slurm.scancel(scancel)
+
+    groups: dict[int, list[RunDir]] = {}
+    here = socket.gethostname()
+    for rd, status in running:
+        pid = status.get("pid")
+        if status.get("host") not in (None, here):
+            outcome[rd.id] = f"runs on {status['host']}: cancel it there"
+            continue
+        if isinstance(pid, int) and pid_alive(pid):
+            groups.setdefault(pid, []).append(rd)
+        else:
+            rd.set_status("cancelled", error="cancelled by user (worker already gone)")
+            outcome[rd.id] = "cancelled"
+    for pid in groups:
+        _signal_group(pid, signal.SIGTERM)
+    deadline = time.time() + CANCEL_GRACE_S
+    while (
+        groups
+        and time.time() < deadline
+        and any(rd.is_locked() for rds in groups.values() for rd in rds)
+    ):
+        time.sleep(0.1)
+    for pid, rds in groups.items():
+        if any(rd.is_locked() for rd in rds):
+            _signal_group(pid, signal.SIGKILL)
+            time.sleep(0.2)
+        for rd in rds:
+            if rd.state() not in FINAL_STATES:
+                rd.set_status("cancelled", error="cancelled by user")
+            outcome[rd.id] = "cancelled"
+    return outcome
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    """Signal the worker's process group (it leads its own session) or, failing that, the worker."""
+    try:
+        pgid = os.getpgid(pid)
+        if pgid == pid:
+            os.killpg(pgid, sig)
+        else:
+            os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def retry(
+    workspace: Path, run_ids: Iterable[str] | None = None, *, failed: bool = False
+) -> list[str]:
+    """Queue runs again from scratch: the given ones, and with `failed` every failed one
+    (no ids and no flag = failed and cancelled ones). Returns the ids queued."""
+    refresh_lost(workspace)
+    chosen: dict[str, RunDir] = {}
+    if run_ids:
+        chosen.update((rd.id, rd) for rd in find_runs(workspace, run_ids))
+    if failed or not run_ids:
+        wanted = ("failed",) if failed else ("failed", "cancelled")
+        chosen.update((rd.id, rd) for rd in find_runs(workspace, None) if rd.state() in wanted)
+    queued: dict[str, list[str]] = {"local": [], "slurm": []}
+    slurm_params: dict[str, Any] = {}
+    for rd in chosen.values():
+        status = rd.status()
+        if _is_active(rd, status):
+            raise ValueError(f"run {rd.id} is running: cancel it first")
+        executor = status.get("executor") or "local"
+        if executor == "slurm":
+            slurm_params = slurm_params or dict(status.get("slurm") or {})
+        reset_for_rerun(rd, executor=executor)
+        queued[executor].append(rd.id)
+    if queued["local"]:
+        ensure_scheduler(workspace)
+    if queued["slurm"]:
+        from langprune.engine.run.slurm import submit
+
+        submit(workspace, queued["slurm"], slurm_params)
+    return queued["local"] + queued["slurm"]
+
+
+def refresh_lost(workspace: Path) -> list[str]:
+    """Mark runs whose worker vanished (kill -9, reboot, Slurm job gone) as failed "worker lost".
+
+    A run is lost when its state says running (or queued on Slurm) but nobody holds its lock, and
+    its worker is known dead: the pid is gone (same host), the heartbeat is stale (other host), or
+    its Slurm job has left the queue.
+    """
+    candidates = []
+    jobs: set[str] = set()
+    for rd in iter_run_dirs(runs_dir(workspace)):
+        status = rd.status()
+        state = status.get("state")
+        if state == "running" or (state == "queued" and status.get("job_id")):
+            candidates.append(rd)
+            if status.get("job_id"):
+                jobs.add(str(status["job_id"]))
+    if not candidates:
+        return []
+    alive_jobs = _slurm_alive(jobs) if jobs else {}
+    here = socket.gethostname()
+    lost = []
+    for rd in candidates:
+        with try_lock(rd.lock) as held:
+            if held is None:
+                continue  # a live worker holds it
+            status = rd.status()  # again, under the lock: the worker may have just finished
+            state = status.get("state")
+            job = str(status["job_id"]) if status.get("job_id") else None
+            if job is not None:
+                if job not in alive_jobs or alive_jobs[job]:
+                    continue  # still pending/running in Slurm, or Slurm cannot be asked here
+                why = f"{LOST}: Slurm job {job} ended without finishing the run"
+            elif state != "running":
+                continue
+            else:
+                pid, host = status.get("pid"), status.get("host")
+                age = rd.heartbeat_age()
+                dead_here = host == here and isinstance(pid, int) and not pid_alive(pid)
+                stale = age is None or age > STALE_HEARTBEAT_S
+                if not (dead_here or stale):
+                    continue
+                why = f"{LOST} (pid {pid} on {host} is gone; last heartbeat {_ago(age)})"
+            if state in ("running", "queued"):
+                rd.set_status("failed", error=why)
+                lost.append(rd.id)
+    return lost
+
+
+def _ago(age: float | None) -> str:
+    return "never" if age is None else f"{age:.0f} s ago"
+
+
+def _slurm_alive(jobs: set[str]) -> dict[str, bool]:
+    """Job id -> still in Slurm's queue; {} when Slurm cannot be asked from here."""
+    from langprune.engine.run.slurm import jobs_alive
+
+    return jobs_alive(jobs)

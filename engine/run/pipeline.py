@@ -1,0 +1,282 @@
+"""One run, start to end, on a model a worker has already loaded (torch side).
+
+Stages: calibration -> prune -> eval_ppl -> eval_tasks. After each stage `resume_stage` in
+status.json names it, so that a requeued Slurm task picks up after the last completed stage: metric
+rows of finished stages are kept, the pruned weights come back from `pruned.pt` (written only when
+checkpoints are on, since an 8B model's weights are 16 GB per run).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from langprune.engine.spec.experiment import Run, sparsity_fraction
+from langprune.store.rundir import RunDir
+
+STAGES = ("load", "calibration", "prune", "eval_ppl", "eval_tasks", "done")
+CHECKPOINT = "pruned.pt"
+# prune_model checks its own target; this is the runner's independent bound on the measured figure.
+SPARSITY_TOLERANCE = 0.02
+
+Progress = Callable[..., None]
+
+
+def stage_index(stage: str | None) -> int:
+    return STAGES.index(stage) if stage in STAGES else -1
+
+
+def model_key(run: Run) -> str:
+    """What identifies the loaded model: the spec without its label."""
+    return json.dumps(run.config()["model"], sort_keys=True)
+
+
+@dataclass
+class ModelContext:
+    """What a worker keeps between runs: the loaded model, its dense snapshot, corpora."""
+
+    key: str
+    loaded: Any  # LoadedModel: .model, .tokenizer, .device, .dtype
+    snapshot: Any  # DenseSnapshot
+    load_seconds: float
+    dirty: bool = False  # weights differ from the dense snapshot
+    corpora: dict[str, Any] = field(default_factory=dict)
+
+    def corpus(self, spec: Any) -> Any:
+        from langprune.engine.data.corpora import get_corpus
+
+        key = json.dumps(spec.model_dump(mode="json"), sort_keys=True)
+        if key not in self.corpora:
+            self.corpora[key] = get_corpus(spec)
+        return self.corpora[key]
+
+    def ensure_dense(self) -> None:
+        if self.dirty:
+            self.snapshot.restore(self.loaded.model)
+            self.dirty = False
+
+
+def load_context(run: Run, workspace: Path, progress: Progress) -> ModelContext:
+    from langprune.engine.models.loading import load_model
+    from langprune.engine.models.snapshot import DenseSnapshot
+
+    t0 = time.time()
+    progress(stage="load", step=0, total=1, message=f"loading {run.model.id}")
+    loaded = load_model(run.model, workspace)
+    snapshot = DenseSnapshot.take(loaded.model)
+    progress(stage="load", step=1, total=1)
+    return ModelContext(model_key(run), loaded, snapshot, time.time() - t0)
+
+
+def _mark(rd: RunDir, stage: str, **fields: Any) -> None:
+    """Record a completed stage (the run stays running)."""
+    rd.set_status("running", resume_stage=stage, **fields)
+
+
+def _keep_metrics(rd: RunDir, keep: Callable[[dict[str, Any]], bool]) -> None:
+    """Drop the rows of a stage that did not complete (a requeued task redoes it)."""
+    rows = rd.read_metrics()
+    kept = [r for r in rows if keep(r)]
+    if len(kept) == len(rows):
+        return
+    tmp = rd.metrics.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in kept), encoding="utf-8")
+    tmp.replace(rd.metrics)
+
+
+def _zero_fraction(model: Any) -> float:
+    """Overall sparsity of the prunable linear weights, measured from the weights themselves."""
+    import torch
+
+    zeros = total = 0
+    out_emb = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    for module in model.modules():
+        if isinstance(module, torch.nn.Linear) and module is not out_emb:
+            w = module.weight
+            zeros += int((w == 0).sum())
+            total += w.numel()
+    return zeros / total if total else 0.0
+
+
+def execute(
+    run: Run,
+    rd: RunDir,
+    ctx: ModelContext,
+    progress: Progress,
+    *,
+    checkpoints: bool = False,
+) -> dict[str, Any]:
+    """Run every stage not yet completed; returns the fields for the final status."""
+    seconds: dict[str, float] = dict(rd.status().get("seconds") or {})
+    done_stage = stage_index(rd.status().get("resume_stage"))
+    model, tokenizer = ctx.loaded.model, ctx.loaded.tokenizer
+    result: dict[str, Any] = {}
+
+    if not run.is_dense:
+        ckpt = rd.path / CHECKPOINT
+        if done_stage >= stage_index("prune") and ckpt.is_file():
+            _restore_pruned(model, ckpt)
+            ctx.dirty = True
+            progress(stage="prune", step=1, total=1, message="pruned weights restored")
+        else:
+            done_stage = min(done_stage, stage_index("load"))
+            ctx.ensure_dense()
+            t0 = time.time()
+            progress(stage="calibration", step=0, total=1, language=run.calibration_language)
+            from langprune.engine.data.calibration import sample_calibration
+
+            assert run.corpus is not None and run.calibration_language is not None
+            # Magnitude pruning looks at the weights only: no calibration text to draw.
+            calib_ids = (
+                None
+                if run.method == "magnitude"
+                else sample_calibration(
+                    ctx.corpus(run.corpus),
+                    tokenizer,
+                    run.calibration_language,
+                    run.nsamples,
+                    run.seqlen,
+                    run.seed,
+                )
+            )
+            progress(stage="calibration", step=1, total=1, language=run.calibration_language)
+            seconds["calibration"] = time.time() - t0
+            _mark(rd, "calibration", seconds=seconds)
+
+            from langprune.engine.prune.driver import prune_model
+
+            t0 = time.time()
+            ctx.dirty = True
+            assert run.sparsity is not None
+            report = prune_model(
+                model,
+                calib_ids,  # the driver moves micro-batches to its compute device
+                run.method,
+                run.sparsity,
+                progress=progress,
+                offload=run.model.offload,
+            )
+            seconds["prune"] = time.time() - t0
+            achieved = float(getattr(report, "overall", None) or _zero_fraction(model))
+            target = sparsity_fraction(run.sparsity)
+            if achieved + SPARSITY_TOLERANCE < target:
+                raise RuntimeError(
+                    f"sparsity check: reached {achieved:.4f}, asked for {target:.4f} ({run.sparsity})"
+                )
+            result["achieved_sparsity"] = achieved
+            if checkpoints:
+                _save_pruned(model, ckpt)
+            _mark(rd, "prune", seconds=seconds, achieved_sparsity=achieved)
+    else:
+        ctx.ensure_dense()
+        result["achieved_sparsity"] = _zero_fraction(model)
+
+    ev = run.evaluation
+    t0 = time.time()
+    if done_stage < stage_index("eval_ppl"):
+        _keep_metrics(rd, lambda r: r.get("kind") != "perplexity")
+        if ev.languages and ev.corpus is not None:
+            from langprune.engine.eval.perplexity import evaluate_perplexity
+
+            corpus = ctx.corpus(ev.corpus)
+            for lang in ev.languages:
+                texts = corpus.documents(lang, "heldout")
+                res = evaluate_perplexity(
+                    model,
+                    tokenizer,
+                    texts,
+                    seqlen=ev.seqlen,
+                    max_tokens=ev.max_tokens,
+                    batch_size=ev.batch_size,
+                    progress=progress,
+                    language=lang,
+                )
+                for row in res.rows(lang, corpus.name):
+                    rd.add_metric(row)
+        _mark(rd, "eval_ppl")
+    if done_stage < stage_index("eval_tasks"):
+        _keep_metrics(rd, lambda r: r.get("kind") != "task")
+        if ev.tasks:
+            from langprune.engine.eval.tasks import evaluate_tasks
+
+            rows = evaluate_tasks(
+                model,
+                tokenizer,
+                list(ev.tasks),
+                task_paths=list(ev.task_paths),
+                batch_size=None,  # each task's own batch size
+                progress=progress,
+            )
+            for row in rows:
+                rd.add_metric(row)
+        _mark(rd, "eval_tasks")
+    seconds["eval"] = seconds.get("eval", 0.0) + time.time() - t0
+    result["seconds"] = seconds
+    return result
+
+
+def _save_pruned(model: Any, path: Path) -> None:
+    import torch
+
+    tmp = path.with_suffix(".tmp")
+    torch.save(model.state_dict(), tmp)
+    tmp.replace(path)
+
+
+def _restore_pruned(model: Any, path: Path) -> None:
+    import torch
+
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+
+
+def record_versions() -> dict[str, str | None]:
+    """Library versions for status.json (from metadata; nothing heavy is imported)."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for name, dist in (
+        ("torch", "torch"),
+        ("transformers", "transformers"),
+        ("lm_eval", "lm_eval"),
+        ("langprune", "langprune"),
+    ):
+        try:
+            out[name] = version(dist)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def dense_cache(workspace: Path) -> Any:
+    from langprune.engine.eval.dense_cache import DenseCache
+
+    return DenseCache(workspace / "dense")
+
+
+def reuse_dense(run: Run, rd: RunDir, workspace: Path) -> bool:
+    """Dense baselines are evaluated once per model + evaluation config (and library versions):
+    when the cache has this one, copy its rows into the run and skip loading and evaluating."""
+    if not run.is_dense:
+        return False
+    from langprune.engine.eval.dense_cache import dense_key
+
+    rows = dense_cache(workspace).get(dense_key(run.model, run.evaluation))
+    if rows is None:
+        return False
+    _keep_metrics(rd, lambda r: False)
+    for row in rows:
+        rd.add_metric(row)
+    return True
+
+
+def store_dense(run: Run, rd: RunDir, workspace: Path) -> None:
+    from langprune.engine.eval.dense_cache import dense_key
+
+    dense_cache(workspace).put(
+        dense_key(run.model, run.evaluation), rd.read_metrics(), run_id=run.id
+    )

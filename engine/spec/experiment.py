@@ -1,0 +1,360 @@
+"""Experiment specs (pydantic): a validated grid that expands into Runs with stable ids."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from langprune.engine.spec.languages import check_code, parse_calibration_language
+from langprune.engine.spec.tasks import TASK_FAMILIES
+
+METHODS = ("magnitude", "wanda", "sparsegpt")
+DENSE = "dense"
+CORPUS_SOURCES = ("hf", "files", "handbook", "synthetic")
+MODEL_SOURCES = ("auto", "hub", "local", "gguf", "random", "package")
+_NM = re.compile(r"^(\d+):(\d+)$")
+
+
+class Strict(BaseModel):
+    """Base for every spec: unknown keys are errors and types are not coerced."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def _unique(values: list[Any], what: str) -> list[Any]:
+    seen = set()
+    for v in values:
+        if v in seen:
+            raise ValueError(f"{what} {v!r} is listed twice")
+        seen.add(v)
+    return values
+
+
+class ModelSpec(Strict):
+    """A model to prune: hub id, local directory, GGUF file, 'random:<arch>-<size>' or
+    'package:<python package>' (a model shipped inside a pip package)."""
+
+    id: str = Field(min_length=1)
+    label: str | None = None
+    source: Literal["auto", "hub", "local", "gguf", "random", "package"] = "auto"
+    gguf_file: str | None = None
+    revision: str | None = None
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
+    device: Literal["auto", "cuda", "cpu"] = "auto"
+    trust_remote_code: bool = False
+    offload: bool = False
+
+    @property
+    def kind(self) -> str:
+        """The source, resolved from the id's syntax when 'auto' (no file-system look-ups)."""
+        if self.source != "auto":
+            return self.source
+        if self.id.startswith("random:"):
+            return "random"
+        if self.id.startswith("package:"):
+            return "package"
+        if self.id.endswith(".gguf") or self.gguf_file:
+            return "gguf"
+        if self.id.startswith(("/", "./", "../", "~")):
+            return "local"
+        return "hub"
+
+    @property
+    def name(self) -> str:
+        return self.label or self.id.rsplit("/", 1)[-1].removeprefix("random:")
+
+
+class CorpusSpec(Strict):
+    """A text source: hf (a Hugging Face dataset), files, handbook or synthetic, with options."""
+
+    source: str = "hf"
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("source")
+    @classmethod
+    def _known_source(cls, v: str) -> str:
+        if v not in CORPUS_SOURCES:
+            raise ValueError(f"unknown corpus source {v!r} (allowed: {', '.join(CORPUS_SOURCES)})")
+        return v
+
+
+def parse_sparsity(value: object) -> str:
+    """Canonical sparsity: a ratio in (0, 1) as '0.5', or 'N:M' with 0 < N < M."""
+    if isinstance(value, bool):
+        raise ValueError(
+            f"{value!r} is not a sparsity (expected a ratio like 0.5 or 'N:M' like '2:4')"
+        )
+    if isinstance(value, (int, float)):
+        if not 0 < value < 1:
+            raise ValueError(
+                f"{value!r} is out of range: an unstructured sparsity is a ratio strictly between "
+                "0 and 1, e.g. 0.5"
+            )
+        return repr(float(value))
+    if isinstance(value, str):
+        m = _NM.match(value.strip())
+        if not m:
+            raise ValueError(
+                f"{value!r} is not a sparsity (expected a ratio like 0.5 or 'N:M' like '2:4')"
+            )
+        n, mm = int(m.group(1)), int(m.group(2))
+        if not 0 < n < mm:
+            raise ValueError(
+                f"{value!r} is not a valid N:M pattern: it needs 0 < N < M, e.g. '2:4'"
+            )
+        return f"{n}:{mm}"
+    raise ValueError(f"{value!r} is not a sparsity (expected a ratio like 0.5 or 'N:M' like '2:4')")
+
+
+def sparsity_fraction(sparsity: str) -> float:
+    """The fraction of weights a canonical sparsity removes ('2:4' -> 0.5)."""
+    if ":" in sparsity:
+        n, m = sparsity.split(":")
+        return int(n) / int(m)
+    return float(sparsity)
+
+
+class PruningSpec(Strict):
+    methods: list[Literal["magnitude", "wanda", "sparsegpt"]] = Field(min_length=1)
+    sparsity: list[float | str] = Field(min_length=1)
+
+    @field_validator("methods")
+    @classmethod
+    def _methods_unique(cls, v: list[str]) -> list[str]:
+        return _unique(v, "method")
+
+    @field_validator("sparsity", mode="before")
+    @classmethod
+    def _canonical(cls, v: object) -> object:
+        if not isinstance(v, list):
+            return v
+        return _unique([parse_sparsity(x) for x in v], "sparsity")
+
+
+class CalibrationSpec(Strict):
+    languages: list[str] = Field(min_length=1)
+    corpus: CorpusSpec = Field(default_factory=CorpusSpec)
+    nsamples: int = Field(default=128, gt=0)
+    seqlen: int = Field(default=2048, gt=0)
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+
+    @field_validator("languages")
+    @classmethod
+    def _languages(cls, v: list[str]) -> list[str]:
+        return _unique([parse_calibration_language(x) for x in v], "language")
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, v: list[int]) -> list[int]:
+        for s in v:
+            if s < 0:
+                raise ValueError(f"seed {s} is negative (seeds are integers >= 0)")
+        return _unique(v, "seed")
+
+
+class TaskSpec(Strict):
+    """An lm-eval task family evaluated in some languages (default: the evaluation languages)."""
+
+    family: str = Field(min_length=1)
+    languages: list[str] | None = None
+    num_fewshot: int = Field(default=0, ge=0)
+    limit: int | float | None = None
+    batch_size: int | Literal["auto"] = 8
+
+    @field_validator("languages")
+    @classmethod
+    def _languages(cls, v: list[str] | None) -> list[str] | None:
+        return None if v is None else _unique([check_code(x) for x in v], "language")
+
+    @field_validator("limit")
+    @classmethod
+    def _limit(cls, v: float | None) -> float | None:
+        if v is not None and not (v > 0):
+            raise ValueError(f"limit {v!r} must be > 0 (a count, or a fraction below 1)")
+        return v
+
+
+class EvaluationSpec(Strict):
+    languages: list[str] = Field(default_factory=list)
+    corpus: CorpusSpec | None = None
+    max_tokens: int = Field(default=131072, gt=0)
+    seqlen: int | None = Field(default=None, gt=0)
+    batch_size: int = Field(default=4, gt=0)
+    tasks: list[TaskSpec] = Field(default_factory=list)
+    task_paths: list[str] = Field(default_factory=list)
+
+    @field_validator("languages")
+    @classmethod
+    def _languages(cls, v: list[str]) -> list[str]:
+        return _unique([check_code(x) for x in v], "language")
+
+
+class SlurmSpec(Strict):
+    partition: str | None = None
+    account: str | None = None
+    qos: str | None = None
+    time: str = "12:00:00"
+    array_parallelism: int = Field(default=16, gt=0)
+    gpus_per_task: int = Field(default=1, gt=0)
+    cpus_per_task: int = Field(default=8, gt=0)
+    mem_gb: int = Field(default=64, gt=0)
+    extra: dict[str, str | int] = Field(default_factory=dict)
+
+
+class RunnerSpec(Strict):
+    executor: Literal["local", "slurm"] = "local"
+    gpus: list[int] | Literal["all"] = "all"
+    slots_per_gpu: int = Field(default=1, gt=0)
+    slurm: SlurmSpec = Field(default_factory=SlurmSpec)
+
+
+class Experiment(Strict):
+    name: str = Field(min_length=1)
+    description: str = ""
+    models: list[ModelSpec] = Field(min_length=1)
+    pruning: PruningSpec
+    calibration: CalibrationSpec
+    evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec)
+    runner: RunnerSpec = Field(default_factory=RunnerSpec)
+    dense_baseline: bool = True
+
+    @model_validator(mode="after")
+    def _tasks_exist(self) -> Experiment:
+        problems = []
+        local = set(local_task_names(self.evaluation.task_paths))
+        for i, task in enumerate(self.evaluation.tasks):
+            if task.family in TASK_FAMILIES or task.family in local:
+                continue
+            known = ", ".join(sorted(TASK_FAMILIES))
+            problems.append(
+                f"evaluation.tasks[{i}].family: unknown task family {task.family!r} "
+                f"(allowed: {known}, or a task defined in evaluation.task_paths)"
+            )
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    def runs(self) -> list[Run]:
+        """The grid: dense baselines first, then model x method x sparsity x language x seed."""
+        ev = resolved_evaluation(self.evaluation, self.calibration)
+        out: list[Run] = []
+        for model in self.models:
+            if self.dense_baseline:
+                out.append(Run.make(self.name, model, DENSE, None, None, None, ev))
+            cells = itertools.product(
+                self.pruning.methods,
+                self.pruning.sparsity,
+                self.calibration.languages,
+                self.calibration.seeds,
+            )
+            for method, sparsity, lang, seed in cells:
+                out.append(
+                    Run.make(
+                        self.name, model, method, str(sparsity), lang, seed, ev, self.calibration
+                    )
+                )
+        return out
+
+
+def local_task_names(paths: list[str]) -> list[str]:
+    """Task and group names declared by lm-eval YAML files under the given folders (no lm_eval)."""
+    from pathlib import Path
+
+    names = []
+    for folder in paths:
+        for yaml_file in sorted(Path(folder).expanduser().glob("**/*.yaml")):
+            for line in yaml_file.read_text(encoding="utf-8").splitlines():
+                m = re.match(r"^(task|group):\s*['\"]?([\w.-]+)", line)
+                if m:
+                    names.append(m.group(2))
+    return names
+
+
+def resolved_evaluation(ev: EvaluationSpec, cal: CalibrationSpec) -> EvaluationSpec:
+    """Fill defaults that depend on the calibration: corpus, seqlen, task languages."""
+    tasks = [
+        t if t.languages is not None else t.model_copy(update={"languages": list(ev.languages)})
+        for t in ev.tasks
+    ]
+    return ev.model_copy(
+        update={
+            "corpus": ev.corpus or cal.corpus,
+            "seqlen": ev.seqlen or cal.seqlen,
+            "tasks": tasks,
+        }
+    )
+
+
+class Run(BaseModel):
+    """One cell of the grid, fully resolved. Its id is a hash of everything that shapes its result."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    experiment: str
+    model: ModelSpec
+    method: str
+    sparsity: str | None
+    calibration_language: str | None
+    corpus: CorpusSpec | None
+    nsamples: int | None
+    seqlen: int | None
+    seed: int | None
+    evaluation: EvaluationSpec
+
+    @property
+    def is_dense(self) -> bool:
+        return self.method == DENSE
+
+    @classmethod
+    def make(
+        cls,
+        experiment: str,
+        model: ModelSpec,
+        method: str,
+        sparsity: str | None,
+        language: str | None,
+        seed: int | None,
+        evaluation: EvaluationSpec,
+        calibration: CalibrationSpec | None = None,
+    ) -> Run:
+        fields: dict[str, Any] = {
+            "model": model,
+            "method": method,
+            "sparsity": sparsity,
+            "calibration_language": language,
+            "corpus": calibration.corpus if calibration else None,
+            "nsamples": calibration.nsamples if calibration else None,
+            "seqlen": calibration.seqlen if calibration else None,
+            "seed": seed,
+            "evaluation": evaluation,
+        }
+        return cls(id=run_id(fields), experiment=experiment, **fields)
+
+    def config(self) -> dict[str, Any]:
+        """The identity of the run as plain JSON data (what its id hashes)."""
+        return identity(self.model_dump(mode="json", exclude={"id", "experiment"}))
+
+
+def identity(config: dict[str, Any]) -> dict[str, Any]:
+    """Drop what does not change a result (labels) from a run config."""
+    config = json.loads(json.dumps(config, default=_jsonable))
+    config["model"].pop("label", None)
+    return config
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, BaseModel):
+        return obj.model_dump(mode="json")
+    raise TypeError(f"not JSON-serializable: {obj!r}")
+
+
+def run_id(fields: dict[str, Any]) -> str:
+    """12 hex characters of SHA-256 over canonical JSON: same config -> same id, any key order."""
+    canonical = json.dumps(identity(fields), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]

@@ -1,0 +1,76 @@
+"""lm-evaluation-harness task families as data: family -> {ISO 639-1 code: lm-eval task name}.
+
+Kept free of lm_eval imports so that specs validate instantly. Every name here was checked against
+the task index of lm-eval 0.4.13 (`tests/engine/eval/test_lang_names.py` re-checks them against whatever
+lm-eval is installed). A value may be a task (`xnli_de`) or a group (`global_mmlu_de`, whose
+aggregate is reported).
+"""
+
+from __future__ import annotations
+
+
+def _same(prefix: str, codes: str, rename: dict[str, str] | None = None) -> dict[str, str]:
+    rename = rename or {}
+    return {rename.get(c, c): f"{prefix}{c}" for c in codes.split()}
+
+
+# Okapi's machine-translated ARC / HellaSwag / MMLU (tags arc_multilingual, hellaswag_multilingual,
+# m_mmlu). The three sets differ: HellaSwag has no zh, MMLU adds is and nb.
+_OKAPI = "ar bn ca da de es eu fr gu hi hr hu hy id it kn ml mr ne nl pt ro ru sk sr sv ta te uk vi"
+
+# Belebele uses FLORES-200 codes; one variant per ISO 639-1 code (native script, the standard
+# variety: Modern Standard Arabic, Simplified Chinese, Swahili swh, Persian pes, Nepali npi).
+_BELEBELE = {
+    "af": "afr_Latn", "am": "amh_Ethi", "ar": "arb_Arab", "as": "asm_Beng", "az": "azj_Latn",
+    "bg": "bul_Cyrl", "bm": "bam_Latn", "bn": "ben_Beng", "bo": "bod_Tibt", "ca": "cat_Latn",
+    "cs": "ces_Latn", "da": "dan_Latn", "de": "deu_Latn", "el": "ell_Grek", "en": "eng_Latn",
+    "es": "spa_Latn", "et": "est_Latn", "eu": "eus_Latn", "fa": "pes_Arab", "fi": "fin_Latn",
+    "fr": "fra_Latn", "gu": "guj_Gujr", "ha": "hau_Latn", "he": "heb_Hebr", "hi": "hin_Deva",
+    "hr": "hrv_Latn", "hu": "hun_Latn", "hy": "hye_Armn", "id": "ind_Latn", "ig": "ibo_Latn",
+    "is": "isl_Latn", "it": "ita_Latn", "ja": "jpn_Jpan", "jv": "jav_Latn", "ka": "kat_Geor",
+    "kk": "kaz_Cyrl", "km": "khm_Khmr", "kn": "kan_Knda", "ko": "kor_Hang", "ky": "kir_Cyrl",
+    "lo": "lao_Laoo", "lt": "lit_Latn", "lv": "lvs_Latn", "mk": "mkd_Cyrl", "ml": "mal_Mlym",
+    "mn": "khk_Cyrl", "mr": "mar_Deva", "ms": "zsm_Latn", "mt": "mlt_Latn", "my": "mya_Mymr",
+    "nb": "nob_Latn", "ne": "npi_Deva", "nl": "nld_Latn", "pa": "pan_Guru", "pl": "pol_Latn",
+    "ps": "pbt_Arab", "pt": "por_Latn", "ro": "ron_Latn", "ru": "rus_Cyrl", "si": "sin_Sinh",
+    "sk": "slk_Latn", "sl": "slv_Latn", "so": "som_Latn", "sr": "srp_Cyrl", "sv": "swe_Latn",
+    "sw": "swh_Latn", "ta": "tam_Taml", "te": "tel_Telu", "th": "tha_Thai", "tl": "tgl_Latn",
+    "tr": "tur_Latn", "uk": "ukr_Cyrl", "ur": "urd_Arab", "uz": "uzn_Latn", "vi": "vie_Latn",
+    "yo": "yor_Latn", "zh": "zho_Hans", "zu": "zul_Latn",
+}  # fmt: skip
+
+_GLOBAL_MMLU_FULL = (
+    "am ar bn cs de el en es fa fr ha he hi id ig it ja ko ky lt mg ms ne nl ny pl pt ro ru si sn "
+    "so sr sv sw te tr uk vi yo zh"
+)
+
+TASK_FAMILIES: dict[str, dict[str, str]] = {
+    "belebele": {lang: f"belebele_{code}" for lang, code in _BELEBELE.items()},
+    "xnli": _same("xnli_", "ar bg de el en es fr hi ru sw th tr ur vi zh"),
+    "xstorycloze": _same("xstorycloze_", "ar en es eu hi id my ru sw te zh"),
+    "xcopa": _same("xcopa_", "et ht id it qu sw ta th tr vi zh"),
+    "xwinograd": _same("xwinograd_", "en fr jp pt ru zh", {"jp": "ja"}),
+    "pawsx": _same("paws_", "de en es fr ja ko zh"),
+    "m_mmlu": _same("m_mmlu_", f"{_OKAPI} en is nb zh"),
+    "arc_multilingual": _same("arc_", f"{_OKAPI} zh"),
+    "hellaswag_multilingual": _same("hellaswag_", _OKAPI),
+    # Global-MMLU Lite (a group per language, 400 questions); the full set is global_mmlu_full
+    "global_mmlu": _same("global_mmlu_", "ar bn de en es fr hi id it ja ko pt sw yo zh"),
+    "global_mmlu_full": {
+        **_same("global_mmlu_full_", _GLOBAL_MMLU_FULL),
+        "tl": "global_mmlu_full_fil",
+    },
+    "lambada_multilingual": _same("lambada_openai_mt_", "de en es fr it"),
+    "mgsm": _same("mgsm_direct_", "bn de en es fr ja ru sw te th zh"),
+}
+
+# lm-eval task name -> ISO 639-1, for every name above.
+TASK_LANGUAGE: dict[str, str] = {
+    task: lang for table in TASK_FAMILIES.values() for lang, task in table.items()
+}
+
+
+def task_names(family: str, languages: list[str]) -> dict[str, str]:
+    """The lm-eval task per language for the languages this family covers."""
+    table = TASK_FAMILIES[family]
+    return {lang: table[lang] for lang in languages if lang in table}

@@ -1,0 +1,77 @@
+"""The `langprune` command. Heavy libraries are imported inside commands, never at start-up."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from langprune import __version__
+from langprune.cli.common import State, fail_with_problems
+
+app = typer.Typer(
+    name="langprune",
+    help="Which calibration language should you use to prune a multilingual LLM?",
+    no_args_is_help=False,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"langprune {__version__}")
+        raise typer.Exit()
+
+
+@app.callback(invoke_without_command=True)
+def root(
+    ctx: typer.Context,
+    workspace: Path | None = typer.Option(
+        None,
+        "--workspace",
+        "-w",
+        help="Where run directories and results.duckdb live (default: $LANGPRUNE_HOME, else "
+        "$XDG_DATA_HOME/langprune).",
+        show_default=False,
+    ),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    ctx.obj = State(workspace_option=workspace)
+    if ctx.invoked_subcommand is None:
+        if sys.stdin.isatty() and sys.stdout.isatty():  # a person at a terminal: open the TUI
+            from langprune.cli.tui import open_tui
+
+            open_tui(ctx)
+            return
+        typer.echo(ctx.get_help())
+
+
+def _register() -> None:
+    from langprune.cli import demo as cli_demo
+    from langprune.cli import doctor as cli_doctor
+    from langprune.cli import presets as cli_presets
+    from langprune.cli import results as cli_store
+    from langprune.cli import run as cli_run
+    from langprune.cli import tui as cli_tui
+
+    for module in (cli_presets, cli_store, cli_run, cli_tui, cli_doctor, cli_demo):
+        module.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    from langprune.engine.spec.errors import SpecError
+
+    try:
+        app()
+    except SpecError as exc:
+        fail_with_problems(exc.problems)
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,97 @@
+"""`langprune presets ...` and `langprune plan`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from langprune.cli.common import console, state
+
+presets_app = typer.Typer(help="List, show and validate experiment presets.", no_args_is_help=True)
+
+
+@presets_app.command("list")
+def presets_list(ctx: typer.Context) -> None:
+    """List the presets (shipped ones and those saved in the workspace)."""
+    from rich.table import Table
+
+    from langprune.engine.spec import presets
+
+    ws = state(ctx).workspace(create=False)
+    table = Table("name", "runs", "description", "from")
+    shipped = presets.builtin_dir()
+    for name, path in presets.available(ws).items():
+        where = "shipped" if path.parent == shipped else str(path)
+        try:
+            exp = presets.load(str(path))
+            table.add_row(
+                name,
+                str(len(exp.runs())),
+                exp.description.splitlines()[0] if exp.description else "",
+                str(path),
+            )
+        except Exception as exc:  # a broken user preset must not hide the others
+            table.add_row(name, "-", f"[red]invalid: {str(exc).splitlines()[0]}[/red]", where)
+    console().print(table)
+
+
+@presets_app.command("show")
+def presets_show(
+    ctx: typer.Context, name: str = typer.Argument(..., help="Preset name or path.")
+) -> None:
+    """Print a preset's TOML."""
+    from langprune.engine.spec import presets
+
+    path = presets.resolve(name, state(ctx).workspace(create=False))
+    presets.load(str(path))
+    typer.echo(path.read_text(encoding="utf-8"), nl=False)
+
+
+@presets_app.command("validate")
+def presets_validate(path: Path = typer.Argument(..., help="A preset .toml file.")) -> None:
+    """Validate a preset file; exit 2 with one line per problem if it is invalid."""
+    from langprune.engine.spec import presets
+
+    exp = presets.load(str(path))
+    typer.echo(f"{path}: valid ({len(exp.runs())} runs)")
+
+
+def plan(
+    ctx: typer.Context, preset: str = typer.Argument(..., help="Preset name or path.")
+) -> None:
+    """Print the expanded grid of a preset and whether each run already exists in the workspace."""
+    from rich.table import Table
+
+    from langprune.engine.spec import presets
+    from langprune.store.rundir import RunDir
+    from langprune.workspace import runs_dir
+
+    ws = state(ctx).workspace(create=False)
+    exp = presets.load(preset, ws)
+    runs = exp.runs()
+    table = Table(title=f"{exp.name}: {len(runs)} runs", title_justify="left")
+    for col in ("id", "model", "method", "sparsity", "calib", "seed", "exists"):
+        table.add_column(col)
+    existing = 0
+    for run in runs:
+        rd = RunDir(runs_dir(ws) / run.id)
+        state_ = rd.state() if rd.exists() else "-"
+        existing += state_ != "-"
+        table.add_row(
+            run.id,
+            run.model.name,
+            run.method,
+            run.sparsity or "-",
+            run.calibration_language or "-",
+            "-" if run.seed is None else str(run.seed),
+            state_,
+        )
+    out = console()
+    out.print(table)
+    out.print(f"{len(runs)} runs ({existing} already in the workspace {ws})")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(presets_app, name="presets")
+    app.command("plan")(plan)

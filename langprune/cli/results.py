@@ -1,0 +1,351 @@
+"""`langprune results`, `langprune compare` and `langprune store rebuild|path|sql`.
+
+Every command ingests the run dirs first (cheap when nothing changed). Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from langprune.cli.common import console, fail_with_problems, state
+
+store_app = typer.Typer(
+    help="The results database: rebuild it, show where it is, query it with SQL.",
+    no_args_is_help=True,
+)
+
+
+class CompareFormat(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+    parquet = "parquet"
+    md = "md"
+    latex = "latex"
+
+
+class ListFormat(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+class DeltaKind(str, Enum):
+    abs = "abs"
+    rel = "rel"
+
+
+@contextmanager
+def _store_errors() -> Iterator[None]:
+    """Bad filters, ambiguous comparisons, unknown metrics: one clear line and exit 2."""
+    from langprune.store.errors import StoreBusy, StoreError
+
+    try:
+        yield
+    except StoreBusy as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except StoreError as exc:
+        fail_with_problems([str(exc)])
+
+
+# ---- results --------------------------------------------------------------------------------
+
+_STATE_STYLE = {
+    "queued": "dim",
+    "running": "cyan",
+    "done": "green",
+    "failed": "bold red",
+    "cancelled": "yellow",
+}
+
+
+def _age(ts: float | None) -> str:
+    if ts is None:
+        return ""
+    s = max(0.0, time.time() - ts)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if s >= size:
+            return f"{s / size:.0f}{unit} ago"
+    return f"{s:.0f}s ago"
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _print_rows(rows: list[dict[str, Any]], fmt: str, columns: list[str]) -> None:
+    if fmt == "json":
+        typer.echo(json.dumps(rows, indent=1, default=str))
+    else:
+        import csv
+
+        writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def results(
+    ctx: typer.Context,
+    filters: list[str] | None = typer.Argument(
+        None,
+        help="Filter terms, ANDed: method=wanda sparsity=0.5 state=failed calib=sw "
+        "(also model=, seed=, lang=, corpus=, experiment=, id=<prefix>; != and a,b lists).",
+        show_default=False,
+    ),
+    fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-f", help="Output format."),
+    limit: int | None = typer.Option(None, "--limit", "-n", help="Show at most this many runs."),
+) -> None:
+    """List runs (and their state) from the results database."""
+    from langprune.store.queries import RUN_LIST_COLUMNS, list_runs, parse_filter
+
+    ws = state(ctx).workspace()
+    with _store_errors():
+        conditions = parse_filter(filters or [])
+        rows = list_runs(ws, conditions, limit=limit)
+    if fmt != ListFormat.table:
+        _print_rows(rows, fmt.value, list(RUN_LIST_COLUMNS))
+        return
+    from rich.table import Table
+
+    shown = f"{len(rows)} run{'s' * (len(rows) != 1)}"
+    if conditions:
+        shown += " matching " + " ".join(str(c) for c in conditions)
+    table = Table(title=shown, title_justify="left", header_style="bold")
+    for name in ("id", "experiment", "model", "method", "sparsity", "calib", "seed", "state",
+                 "achieved", "metrics", "updated", "error"):  # fmt: skip
+        # The id is what other commands take, so it is never cut short.
+        table.add_column(
+            name,
+            no_wrap=name != "error",
+            overflow="ellipsis",
+            min_width=12 if name == "id" else None,
+            style="bold" if name == "id" else None,
+        )
+    for r in rows:
+        style = _STATE_STYLE.get(r["state"], "")
+        achieved = r["achieved_sparsity"]
+        table.add_row(
+            r["id"],
+            _text(r["experiment"]),
+            _text(r["model"]),
+            _text(r["method"]),
+            _text(r["sparsity"]),
+            _text(r["calibration_language"]),
+            _text(r["seed"]),
+            f"[{style}]{r['state']}[/]" if style else r["state"],
+            "" if achieved is None else f"{achieved:.3f}",
+            _text(r["n_metrics"]),
+            _age(r["updated_at"]),
+            (r["error"] or "")[:80],
+        )
+    console().print(table)
+
+
+# ---- compare --------------------------------------------------------------------------------
+
+# Best -> worst within a column.
+_GRADIENT = ("bold green", "green", "yellow", "dark_orange", "red")
+
+
+def _rank_style(rank: int | None, size: int) -> str:
+    if rank is None:
+        return "dim italic"
+    if size <= 1:
+        return _GRADIENT[0]
+    return _GRADIENT[round(rank / (size - 1) * (len(_GRADIENT) - 1))]
+
+
+def _rich_compare(table: Any) -> Any:
+    from rich.table import Table
+    from rich.text import Text
+
+    from langprune.store.export import cell_text, mean_text
+    from langprune.store.table import DENSE_ROW
+
+    out = Table(
+        title=table.title(),
+        title_justify="left",
+        caption="colour: best (green) -> worst (red) per column among pruned rows; "
+        "† on a shaded cell: calibrated in the evaluated language"
+        + ("; mean ± std over seeds (n)" if table.several_seeds else ""),
+        caption_justify="left",
+        show_footer=True,
+        header_style="bold",
+    )
+    out.add_column("calib", footer="mean", style="bold", no_wrap=True)
+    for column in table.columns:
+        mean = table.column_means.get(column)
+        out.add_column(column, justify="right", footer=mean_text(table, mean))
+    out.add_column("mean", justify="right", footer="")
+    for row in table.rows:
+        cells: list[Any] = [Text(row, style="dim italic" if row == DENSE_ROW else "bold")]
+        for column in table.columns:
+            cell = table.cell(row, column)
+            if cell is None:
+                cells.append(Text("–", style="dim"))
+                continue
+            value, spread = cell_text(table, cell)
+            text = Text(value, style=_rank_style(cell.rank, table.column_size(column)))
+            if spread is not None:
+                text.append(f" ± {spread}", style="dim")
+            if cell.n > 1:
+                text.append(f" ({cell.n})", style="dim")
+            if cell.diagonal:
+                # a prefix, so that the marker never wraps onto a line of its own at 80 columns
+                text = Text("†", style="bold magenta") + text
+                text.stylize("on grey23")
+            if cell.best:
+                text.stylize("bold")
+            cells.append(text)
+        cells.append(Text(mean_text(table, table.row_means.get(row), row)))
+        out.add_row(*cells, end_section=row == DENSE_ROW)
+    return out
+
+
+def compare(
+    ctx: typer.Context,
+    metric: str = typer.Option(..., "--metric", "-m", help="Metric, e.g. ppl, bpb, acc."),
+    model: str | None = typer.Option(None, "--model", help="Model label or id."),
+    method: str | None = typer.Option(None, "--method", help="magnitude | wanda | sparsegpt."),
+    sparsity: str | None = typer.Option(None, "--sparsity", help="0.5, 50% or 2:4."),
+    task: str | None = typer.Option(
+        None, "--task", help="Task family, lm-eval task, or perplexity corpus."
+    ),
+    corpus: str | None = typer.Option(None, "--corpus", help="Calibration corpus label."),
+    nsamples: int | None = typer.Option(
+        None, "--nsamples", help="Calibration samples (when runs differ in it)."
+    ),
+    seqlen: int | None = typer.Option(
+        None, "--seqlen", help="Calibration sequence length (when runs differ in it)."
+    ),
+    evaluation: str | None = typer.Option(
+        None, "--evaluation", help="Evaluation settings, as listed when runs differ in them."
+    ),
+    delta: DeltaKind | None = typer.Option(
+        None, "--delta", help="Show the change vs the dense baseline: abs or rel."
+    ),
+    fmt: CompareFormat = typer.Option(CompareFormat.table, "--format", "-f", help="Output."),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Write to this file (format from --format or the suffix)."
+    ),
+) -> None:
+    """Compare calibration languages: rows = calibration language, columns = evaluated language."""
+    from langprune.store import export as exporter
+    from langprune.store.queries import compare as run_compare
+
+    ws = state(ctx).workspace()
+    fmt_name = fmt.value
+    if output is not None and fmt == CompareFormat.table:
+        by_suffix = {exporter.suffix(f): f for f in exporter.FORMATS} | {".markdown": "md"}
+        fmt_name = by_suffix.get(output.suffix.lower(), "")
+        if not fmt_name:
+            fail_with_problems(
+                [f"--output {output}: cannot tell the format from its suffix; add --format"]
+            )
+    if fmt_name == "parquet" and output is None:
+        fail_with_problems(["--format parquet needs --output FILE (Parquet is binary)"])
+    with _store_errors():
+        table = run_compare(
+            ws, metric, model=model, method=method, sparsity=sparsity, task=task,
+            corpus=corpus, delta=delta.value if delta else None, nsamples=nsamples,
+            seqlen=seqlen, evaluation=evaluation,
+        )  # fmt: skip
+    if table.is_empty:
+        print(f"no {metric} values match these filters", file=sys.stderr)
+        raise typer.Exit(1)
+    if output is not None:
+        with _store_errors():
+            exporter.export(table, fmt_name, output)
+        typer.echo(f"wrote {output}")
+    elif fmt_name == "table":
+        console().print(_rich_compare(table))
+    else:
+        sys.stdout.write(exporter.render(table, fmt_name))
+
+
+# ---- store ----------------------------------------------------------------------------------
+
+
+@store_app.command("path")
+def store_path(ctx: typer.Context) -> None:
+    """Print where the results database is."""
+    from langprune.workspace import db_path
+
+    typer.echo(str(db_path(state(ctx).workspace(create=False))))
+
+
+@store_app.command("rebuild")
+def store_rebuild(ctx: typer.Context) -> None:
+    """Recreate the results database from the run directories alone."""
+    from langprune.store.ingest import rebuild
+    from langprune.workspace import db_path
+
+    ws = state(ctx).workspace()
+    with _store_errors():
+        report = rebuild(ws)
+    typer.echo(
+        f"rebuilt {db_path(ws)}: {len(report.updated)} runs, {report.metric_rows} metric rows "
+        f"in {report.seconds:.2f} s"
+        + (
+            f" ({report.skipped_lines} unusable metric lines skipped)"
+            if report.skipped_lines
+            else ""
+        )
+    )
+
+
+@store_app.command("sql")
+def store_sql(
+    ctx: typer.Context,
+    query: str = typer.Argument(
+        ..., help='SQL, e.g. "SELECT method, count(*) FROM runs GROUP BY 1".'
+    ),
+    fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-f", help="Output format."),
+) -> None:
+    """Run a read-only SQL query on the results database.
+
+    Tables: runs, metrics, experiments, schema_version; view: results (metrics with run columns).
+    """
+    import duckdb
+
+    from langprune.store.db import connect
+    from langprune.store.ingest import ingest
+    from langprune.workspace import db_path
+
+    ws = state(ctx).workspace()
+    with _store_errors():
+        ingest(ws)
+        with connect(db_path(ws), read_only=True) as con:
+            try:
+                cursor = con.execute(query)
+            except duckdb.Error as exc:
+                fail_with_problems([str(exc).splitlines()[0]])
+            columns = [d[0] for d in cursor.description or []]
+            rows = cursor.fetchall() if columns else []
+    if fmt != ListFormat.table:
+        _print_rows([dict(zip(columns, r, strict=True)) for r in rows], fmt.value, columns)
+        return
+    from rich.table import Table
+
+    table = Table(*columns, title=f"{len(rows)} rows", title_justify="left")
+    for r in rows:
+        table.add_row(*(_text(v) for v in r))
+    console().print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the root app."""
+    command: Callable[..., Any] = app.command
+    command("results")(results)
+    command("compare")(compare)
+    app.add_typer(store_app, name="store")

@@ -1,0 +1,379 @@
+"""`langprune run | status | attach | logs | cancel | retry` (never imports torch)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from langprune.cli.common import console, state
+
+ACTIVE_COLORS = {
+    "queued": "cyan",
+    "running": "yellow",
+    "done": "green",
+    "failed": "red",
+    "cancelled": "magenta",
+}
+
+
+def _parse_extra(options: list[str]) -> dict[str, str]:
+    extra = {}
+    for opt in options:
+        key, sep, value = opt.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(
+                f"{opt!r}: expected KEY=VALUE (an sbatch option)", param_hint="--slurm-opt"
+            )
+        extra[key.strip().lstrip("-")] = value
+    return extra
+
+
+def run(
+    ctx: typer.Context,
+    preset: str = typer.Argument(..., help="Preset name or path to a .toml file."),
+    force: bool = typer.Option(
+        False, "--force", help="Redo runs already done (a stored dense baseline is reused)."
+    ),
+    gpus: str | None = typer.Option(
+        None, "--gpus", help="GPUs to use, e.g. 0,1,3 [default: all visible]."
+    ),
+    slots_per_gpu: int | None = typer.Option(
+        None, "--slots-per-gpu", min=1, help="Workers per GPU."
+    ),
+    executor: str | None = typer.Option(
+        None, "--executor", help="local or slurm [default: the preset's]."
+    ),
+    wait: bool = typer.Option(
+        False, "--wait", help="Follow the grid to its end with progress bars."
+    ),
+    partition: str | None = typer.Option(None, "--slurm-partition", help="Slurm partition."),
+    account: str | None = typer.Option(None, "--slurm-account", help="Slurm account."),
+    qos: str | None = typer.Option(None, "--slurm-qos", help="Slurm QOS."),
+    time_limit: str | None = typer.Option(
+        None, "--slurm-time", help="Time limit per task, e.g. 04:00:00."
+    ),
+    array_parallelism: int | None = typer.Option(
+        None, "--slurm-array-parallelism", min=1, help="Array tasks at once."
+    ),
+    cpus: int | None = typer.Option(None, "--slurm-cpus-per-task", min=1),
+    mem_gb: int | None = typer.Option(None, "--slurm-mem-gb", min=1),
+    slurm_opt: list[str] = typer.Option(
+        [], "--slurm-opt", help="Extra sbatch option KEY=VALUE (repeatable)."
+    ),
+) -> None:
+    """Launch a preset's grid in the background (local GPUs or Slurm); runs already done are skipped."""
+    from langprune.engine.run.launcher import launch
+    from langprune.engine.spec import presets
+
+    if executor not in (None, "local", "slurm"):
+        raise typer.BadParameter(f"{executor!r} (allowed: local, slurm)", param_hint="--executor")
+    ws = state(ctx).workspace()
+    exp = presets.load(preset, ws)
+    overrides: dict[str, Any] = {
+        "partition": partition,
+        "account": account,
+        "qos": qos,
+        "time": time_limit,
+        "array_parallelism": array_parallelism,
+        "cpus_per_task": cpus,
+        "mem_gb": mem_gb,
+        "extra": _parse_extra(slurm_opt) or None,
+    }
+    try:
+        result = launch(
+            exp,
+            ws,
+            force=force,
+            executor=executor,
+            gpus=gpus,
+            slots_per_gpu=slots_per_gpu,
+            slurm=overrides,
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    out = console()
+    out.print(
+        f"{exp.name}: {len(result.queued)} queued, {len(result.skipped)} skipped (done or running) "
+        f"[{result.executor}]"
+    )
+    if result.executor == "local" and result.queued:
+        how = "started" if result.scheduler_started else "reusing"
+        out.print(f"scheduler: {how} pid {result.scheduler_pid} (workspace {ws})")
+    if result.job_ids:
+        out.print(f"slurm jobs: {', '.join(result.job_ids)}")
+    if not result.queued:
+        return
+    if wait:
+        from langprune.engine.run.monitor import views
+
+        follow(ws, [v.id for v in views(ws, result.queued)])
+    else:
+        out.print(
+            "runs continue in the background; follow with: langprune status --watch | langprune attach"
+        )
+
+
+def _refresh(ws: Path) -> None:
+    """Mark vanished workers' runs and bring the store up to date (both cheap when nothing changed)."""
+    from langprune.engine.run import registry
+    from langprune.engine.run.launcher import ensure_scheduler, refresh_lost
+    from langprune.engine.run.scheduler import pending_runs
+    from langprune.store.ingest import ingest
+
+    refresh_lost(ws)
+    # Queued local runs and no scheduler (the machine rebooted, say): start one again.
+    if registry.scheduler_info(ws) is None and pending_runs(ws):
+        pid, _ = ensure_scheduler(ws)
+        print(f"note: queued runs had no scheduler; started one (pid {pid})", file=sys.stderr)
+    try:
+        ingest(ws, timeout=5)
+    except Exception as exc:  # the store being busy must not hide the runs
+        print(f"note: results not ingested yet ({type(exc).__name__}: {exc})", file=sys.stderr)
+
+
+def _status_renderable(ws: Path) -> Any:
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    from langprune.engine.run import monitor, registry
+
+    items = monitor.views(ws)
+    counts = monitor.counts(items)
+    head = Text(f"{len(items)} runs: ")
+    head.append(
+        "  ".join(f"{n} {s}" for s, n in counts.items()),
+    )
+    parts: list[Any] = [head]
+    sched = registry.scheduler_info(ws)
+    parts.append(Text(f"scheduler: {'pid ' + str(sched.get('pid')) if sched else 'not running'}"))
+    active = [v for v in items if v.state == "running"]
+    if active:
+        table = Table(
+            "id", "run", "stage", "progress", "tok/s", "mem", "ETA", "device", "heartbeat"
+        )
+        for v in active:
+            e = v.event or {}
+            table.add_row(
+                v.id,
+                v.label,
+                v.stage_text,
+                f"{v.fraction * 100:.0f}%",
+                f"{e['tokens_per_s']:.0f}" if e.get("tokens_per_s") else "-",
+                monitor.human_bytes(e.get("mem_bytes")),
+                monitor.human_seconds(e.get("eta_s")),
+                str(v.status.get("job_id") or v.status.get("device") or "-"),
+                monitor.human_seconds(v.heartbeat_age),
+            )
+        parts.append(table)
+    queued = [v for v in items if v.state == "queued"]
+    if queued:
+        parts.append(
+            Text(
+                f"queued: {' '.join(v.id for v in queued[:20])}{' ...' if len(queued) > 20 else ''}"
+            )
+        )
+    failed = [v for v in items if v.state == "failed"]
+    if failed:
+        table = Table("failed", "run", "error", title_justify="left")
+        for v in failed:
+            table.add_row(v.id, v.label, str(v.status.get("error") or ""))
+        parts.append(table)
+    return Group(*parts)
+
+
+def status(
+    ctx: typer.Context,
+    watch: bool = typer.Option(False, "--watch", help="Refresh every second until Ctrl-C."),
+) -> None:
+    """Runs by state; active ones with stage, progress and ETA; failed ones with their error."""
+    ws = state(ctx).workspace()
+    _refresh(ws)
+    out = console()
+    if not watch:
+        out.print(_status_renderable(ws))
+        return
+    from rich.live import Live
+
+    try:
+        with Live(_status_renderable(ws), console=out, refresh_per_second=2) as live:
+            last = time.time()
+            while True:
+                time.sleep(1)
+                if time.time() - last > 10:
+                    _refresh(ws)
+                    last = time.time()
+                live.update(_status_renderable(ws))
+    except KeyboardInterrupt:
+        pass
+
+
+def follow(ws: Path, run_ids: list[str] | None) -> None:
+    """Progress bars of the given runs (None = every unfinished one, new ones included) until all
+    are finished. Ctrl-C only stops watching."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from langprune.engine.run import monitor
+    from langprune.engine.run.launcher import refresh_lost
+
+    out = console()
+    follow_all = run_ids is None
+    watched: list[str] = list(run_ids or [v.id for v in monitor.views(ws) if v.active])
+    if not watched:
+        out.print("no active runs")
+        return
+    bars = Progress(
+        TextColumn("{task.fields[rid]}"),
+        TextColumn("{task.description}", style="bold"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TextColumn("{task.fields[info]}"),
+        TimeRemainingColumn(),
+        console=out,
+        refresh_per_second=4,
+    )
+    tasks: dict[str, Any] = {}
+    last_check = 0.0
+    try:
+        with bars:
+            while True:
+                if time.time() - last_check > 3:
+                    refresh_lost(ws)
+                    last_check = time.time()
+                    if follow_all:
+                        watched += [
+                            v.id for v in monitor.views(ws) if v.active and v.id not in watched
+                        ]
+                items = monitor.views(ws, watched)
+                for v in items:
+                    if v.id not in tasks:
+                        tasks[v.id] = bars.add_task(v.label, total=100, rid=v.id, info="")
+                    info = v.stage_text if v.state == "running" else v.state
+                    if v.state == "failed":
+                        info = f"failed: {v.status.get('error', '')}"[:80]
+                    bars.update(tasks[v.id], completed=v.fraction * 100, info=info)
+                if all(not v.active for v in items):
+                    break
+                time.sleep(0.5)
+    except KeyboardInterrupt:
+        out.print("detached; the runs continue (langprune attach to watch again)")
+        return
+    done = monitor.counts(monitor.views(ws, watched))
+    out.print("finished: " + ", ".join(f"{n} {s}" for s, n in done.items() if n))
+    try:
+        from langprune.store.ingest import ingest
+
+        ingest(ws, timeout=10)
+    except Exception as exc:
+        print(f"note: results not ingested yet ({type(exc).__name__}: {exc})", file=sys.stderr)
+
+
+def attach(ctx: typer.Context) -> None:
+    """Live progress bars of all active runs until they finish; Ctrl-C detaches (runs continue)."""
+    follow(state(ctx).workspace(), None)
+
+
+def logs(
+    ctx: typer.Context,
+    run_id: str = typer.Argument(..., help="Run id (or a unique prefix)."),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing as the log grows."),
+) -> None:
+    """Print a run's log (its worker's output); -f follows it until the run ends."""
+    from langprune.engine.run.launcher import find_runs
+
+    ws = state(ctx).workspace()
+    try:
+        (rd,) = find_runs(ws, [run_id])
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    paths = [rd.log]
+    job = rd.status().get("job_id")
+    if job:
+        from langprune.engine.run.slurm import log_files
+
+        paths += log_files(ws, str(job))
+    offsets = {p: 0 for p in paths}
+
+    def pump() -> None:
+        for p in paths:
+            try:
+                with open(p, "rb") as fh:
+                    fh.seek(offsets[p])
+                    data = fh.read()
+            except FileNotFoundError:
+                continue
+            if data:
+                if p != rd.log and offsets[p] == 0:
+                    sys.stdout.write(f"--- {p}\n")
+                offsets[p] += len(data)
+                sys.stdout.write(data.decode("utf-8", "replace"))
+                sys.stdout.flush()
+
+    pump()
+    if not follow:
+        return
+    try:
+        while True:
+            time.sleep(0.5)
+            pump()
+            if rd.state() in ("done", "failed", "cancelled") and not rd.is_locked():
+                pump()
+                return
+    except KeyboardInterrupt:
+        pass
+
+
+def cancel(
+    ctx: typer.Context,
+    run_ids: list[str] = typer.Argument(None, help="Run ids (or unique prefixes)."),
+    all_: bool = typer.Option(False, "--all", help="Cancel every queued or running run."),
+) -> None:
+    """Stop runs: queued ones never start; running ones stop within 5 s (the whole worker)."""
+    from langprune.engine.run.launcher import cancel as do_cancel
+
+    if not run_ids and not all_:
+        print("error: name runs to cancel, or --all", file=sys.stderr)
+        raise typer.Exit(2)
+    ws = state(ctx).workspace()
+    try:
+        outcome = do_cancel(ws, None if all_ else run_ids)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    for rid, what in outcome.items():
+        typer.echo(f"{rid}: {what}")
+    if not outcome:
+        typer.echo("nothing to cancel")
+
+
+def retry(
+    ctx: typer.Context,
+    run_ids: list[str] = typer.Argument(None, help="Run ids (or unique prefixes)."),
+    failed: bool = typer.Option(False, "--failed", help="Every failed run."),
+) -> None:
+    """Run failed or cancelled runs again from scratch (no arguments: every failed and cancelled one)."""
+    from langprune.engine.run.launcher import retry as do_retry
+
+    ws = state(ctx).workspace()
+    try:
+        queued = do_retry(ws, run_ids or None, failed=failed)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    typer.echo(f"queued again: {' '.join(queued) if queued else 'nothing'}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the root app."""
+    app.command("run")(run)
+    app.command("status")(status)
+    app.command("attach")(attach)
+    app.command("logs")(logs)
+    app.command("cancel")(cancel)
+    app.command("retry")(retry)
