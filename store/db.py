@@ -12,11 +12,8 @@ its own file descriptor. DuckDB's own lock error can still come from a process o
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import itertools
 import os
-import random
 import threading
 import time
 from collections.abc import Iterator
@@ -24,48 +21,26 @@ from pathlib import Path
 
 import duckdb
 
-from langprune.store import schema
+from langprune.store import fs, schema
 from langprune.store.errors import StoreBusy
 
 DEFAULT_TIMEOUT = 120.0
-_MAX_SLEEP = 0.05
 
 
 def lock_path(db_path: Path) -> Path:
     return db_path.with_name(db_path.name + ".lock")
 
 
-def _sleep(attempt: int) -> None:
-    # Exponential backoff with full jitter, so waiting processes do not wake in lockstep.
-    time.sleep(random.uniform(0.0005, min(_MAX_SLEEP, 0.002 * 2**attempt)))
-
-
 @contextlib.contextmanager
 def file_lock(path: Path, *, shared: bool, timeout: float = DEFAULT_TIMEOUT) -> Iterator[None]:
-    """Hold flock on `path` (created if missing) for the block; StoreBusy after `timeout` s."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        mode = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
-        deadline = time.monotonic() + timeout
-        attempt = 0
-        while True:
-            try:
-                fcntl.flock(fd, mode)
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                    raise
-                if time.monotonic() > deadline:
-                    raise StoreBusy(
-                        f"the results database {path.with_suffix('')} stayed busy for "
-                        f"{timeout:.0f} s (another langprune process is using it)"
-                    ) from None
-                _sleep(attempt)
-                attempt += 1
+    """Hold the database's sidecar flock for the block (fs.lock); StoreBusy after `timeout` s."""
+    with fs.lock(path, shared=shared, timeout=timeout) as held:
+        if held is None:
+            raise StoreBusy(
+                f"the results database {path.with_suffix('')} stayed busy for "
+                f"{timeout:.0f} s (another langprune process is using it)"
+            )
         yield
-    finally:
-        os.close(fd)  # also releases the lock
 
 
 def _is_lock_conflict(exc: duckdb.Error) -> bool:
@@ -112,7 +87,7 @@ def _attach(
                     raise StoreBusy(
                         f"the results database {db_path} is held by another program: {exc}"
                     ) from None
-                _sleep(attempt + 3)
+                fs.backoff(attempt + 3)
                 attempt += 1
         cursor.execute(f"USE {alias}")
     except BaseException:

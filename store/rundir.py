@@ -1,124 +1,58 @@
-"""The run directory format, shared by the worker (writer) and the store, CLI and TUI (readers).
+"""The run directory format and its only writer; the store, CLI and TUI read it (records.py).
 
-<runs>/<id>/ holds spec.json, status.json, events.jsonl, metrics.jsonl, log.txt and `lock`, which
-the worker holds (flock) while alive, touching `heartbeat` every few seconds. JSON files are replaced
-atomically (write + fsync + rename); JSONL files are appended one whole line per write, and readers
-ignore a last line that has no newline yet, so nobody ever sees a torn record.
+<runs>/<id>/ holds:
+  spec.json      the Run, written once when the directory is created (never rewritten)
+  status.json    {state, <state>_at, updated_at, attempts, ...}: replaced atomically on every change
+                 (`set_status`; `reset` for a retried run; `write_status` for a whole rewrite)
+  events.jsonl   progress events {stage, step, total, time, ...}, one whole line per append
+  metrics.jsonl  metric rows, one whole line per append (fsynced); a resumed stage drops the rows of
+                 the stage it redoes through `keep_metrics`, which replaces the file atomically
+  log.txt        the worker's output for this run (appended; kept across attempts)
+  lock           flock held by the run's worker while it is alive (`try_lock`, `hold_lock`)
+  heartbeat      touched every few seconds by that worker; readers look at its mtime
+
+The protocol (store/fs.py): a directory is built under a temporary dot-name and renamed into place,
+so readers never see one without spec.json and status.json; JSON files are replaced atomically
+(write + fsync + rename); JSONL files grow one whole line per write, and readers ignore a last line
+that has no newline yet, so nobody ever sees a torn record. Only this module writes these files.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import json
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from langprune.store.fs import (
+    append_jsonl,
+    last_jsonl,
+    lock,
+    lock_is_held,
+    read_json,
+    read_jsonl,
+    read_tail,
+    write_json_atomic,
+    write_jsonl_atomic,
+)
+
+__all__ = [
+    "FINAL_STATES",
+    "STATES",
+    "RunDir",
+    "create",
+    "iter_run_dirs",
+    "progress_fraction",
+    "read_jsonl",
+    "read_tail",
+]
+
 STATES = ("queued", "running", "done", "failed", "cancelled")
 FINAL_STATES = ("done", "failed", "cancelled")
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Replace `path` with `data` as JSON so that a reader sees the old or the new file, never half."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=1, sort_keys=True)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
-
-
-def append_jsonl(path: Path, record: dict[str, Any], *, sync: bool = False) -> None:
-    """Append one record as a single write of one line (O_APPEND keeps concurrent lines whole)."""
-    line = (json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n").encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        os.write(fd, line)
-        if sync:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def read_jsonl(path: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-    """Complete records from byte `offset` on, and the offset after the last complete line.
-
-    A last line without its newline is being written: it is left for the next read.
-    """
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(offset)
-            data = fh.read()
-    except FileNotFoundError:
-        return [], offset
-    end = data.rfind(b"\n")
-    if end < 0:
-        return [], offset
-    records = []
-    for raw in data[: end + 1].splitlines():
-        if raw.strip():
-            try:
-                records.append(json.loads(raw))
-            except json.JSONDecodeError:
-                continue  # a corrupt line (disk full, crash) must not hide the others
-    return records, offset + end + 1
-
-
-def read_tail(path: Path, max_bytes: int = 65536) -> bytes | None:
-    """The last `max_bytes` of a (possibly growing) file, or None when it does not exist."""
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            fh.seek(max(0, fh.tell() - max_bytes))
-            return fh.read()
-    except FileNotFoundError:
-        return None
-
-
-def last_jsonl(path: Path, max_bytes: int = 65536) -> dict[str, Any] | None:
-    """The last complete record, reading only the file's tail."""
-    data = read_tail(path, max_bytes)
-    if data is None:
-        return None
-    for raw in reversed(data.split(b"\n")[:-1]):
-        try:
-            return json.loads(raw)
-        except json.JSONDecodeError:
-            continue
-    return None
-
-
-def lock_is_held(path: Path) -> bool:
-    """True while some live process holds an flock on `path`."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)  # closing releases a lock we may just have taken
-    return False
 
 
 # Where each stage sits in a run's overall progress; the bar only needs to move forward.
@@ -214,16 +148,54 @@ class RunDir:
         return lock_is_held(self.lock)
 
     @contextlib.contextmanager
+    def try_lock(self) -> Iterator[bool]:
+        """Hold the run's lock for the block if it is free; yields whether it is held.
+
+        The holder's pid is written into the lock file (for people; nobody parses it).
+        """
+        with lock(self.lock) as fd:
+            if fd is not None:
+                os.ftruncate(fd, 0)
+                os.write(fd, f"{os.getpid()}\n".encode())
+            yield fd is not None
+
+    @contextlib.contextmanager
     def hold_lock(self) -> Iterator[None]:
         """Hold the run's lock for the life of the block; raises BlockingIOError if taken."""
-        fd = os.open(self.lock, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            os.ftruncate(fd, 0)
-            os.write(fd, f"{os.getpid()}\n".encode())
+        with self.try_lock() as held:
+            if not held:
+                raise BlockingIOError(f"run {self.id} is locked by another process")
             yield
-        finally:
-            os.close(fd)
+
+    def keep_metrics(self, keep: Callable[[dict[str, Any]], bool]) -> None:
+        """Rewrite metrics.jsonl with only the rows `keep` accepts (a resumed stage redoes the
+        rest). Called under the run's lock, by its worker; replaced atomically."""
+        rows = self.read_metrics()
+        kept = [r for r in rows if keep(r)]
+        if len(kept) != len(rows):
+            write_jsonl_atomic(self.metrics, kept)
+
+    def reset(self, forget: tuple[str, ...] = (), **fields: Any) -> dict[str, Any]:
+        """Forget an earlier attempt so that a retried run starts from scratch: metrics, events,
+        heartbeat and the extra files named in `forget` go; the log stays and grows. The status
+        becomes queued, counting the attempts made so far, with `fields` added."""
+        previous = self.status()
+        for name in ("metrics.jsonl", "events.jsonl", "heartbeat", *forget):
+            (self.path / name).unlink(missing_ok=True)
+        attempts = int(previous.get("attempts") or 0) + (previous.get("state") != "queued")
+        now = time.time()
+        status = {"state": "queued", "queued_at": now, "updated_at": now}
+        status.update(attempts=attempts, **fields)
+        write_json_atomic(self.status_file, status)
+        return status
+
+    def write_status(self, status: dict[str, Any]) -> None:
+        """Replace status.json as a whole (the launcher's and tests' rewrites); prefer set_status."""
+        if status.get("state") not in STATES:
+            raise ValueError(
+                f"unknown run state {status.get('state')!r} (allowed: {', '.join(STATES)})"
+            )
+        write_json_atomic(self.status_file, status)
 
 
 def create(runs_root: Path, run_id: str, spec: dict[str, Any]) -> RunDir:

@@ -11,7 +11,8 @@ from pathlib import Path
 from statistics import mean
 
 from langprune.engine.spec.experiment import Experiment
-from langprune.store.rundir import RunDir, iter_run_dirs, read_json
+from langprune.store.fs import read_json
+from langprune.store.rundir import RunDir, iter_run_dirs
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import tempfile
-from pathlib import Path
 from typing import Any
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -67,19 +64,3 @@ def dumps(data: dict[str, Any], header: str = "") -> str:
     out: list[str] = [f"# {line}" for line in header.splitlines()]
     _table(data, "", out)
     return "\n".join(out).strip("\n") + "\n"
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Replace `path` all at once: a reader sees the old preset or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

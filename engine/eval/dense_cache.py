@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from langprune.engine.spec.experiment import EvaluationSpec, ModelSpec
+from langprune.store.fs import write_json_atomic
 
 # Fields of a ModelSpec that do not change the numbers a dense model produces.
 _MODEL_IGNORED = ("label", "offload")
@@ -78,14 +77,6 @@ class DenseCache:
 
     def put(self, key: str, rows: list[dict[str, Any]], **info: Any) -> Path:
         """Store rows (and any JSON-able info, e.g. the run id that produced them) atomically."""
-        self.root.mkdir(parents=True, exist_ok=True)
         target = self.path(key)
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f".{key}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump({"key": key, "rows": rows, **info}, fh)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_json_atomic(target, {"key": key, "rows": rows, **info})
         return target

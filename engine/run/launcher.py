@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from langprune.engine.run import registry
-from langprune.engine.run.registry import pid_alive, try_lock
-from langprune.store.rundir import FINAL_STATES, RunDir, create, iter_run_dirs, write_json_atomic
+from langprune.engine.run.registry import pid_alive
+from langprune.store.rundir import FINAL_STATES, RunDir, create, iter_run_dirs
 from langprune.workspace import runs_dir
 
 # A heartbeat older than this (with a free lock) means the worker is gone even when its pid cannot
@@ -60,13 +60,7 @@ def reset_for_rerun(rd: RunDir, **fields: Any) -> None:
     the log is kept and grows, with a header per attempt."""
     from langprune.engine.run.pipeline import CHECKPOINT
 
-    previous = rd.status()
-    for name in ("metrics.jsonl", "events.jsonl", CHECKPOINT, "heartbeat"):
-        (rd.path / name).unlink(missing_ok=True)
-    attempts = int(previous.get("attempts") or 0) + (previous.get("state") != "queued")
-    status = {"state": "queued", "queued_at": time.time(), "updated_at": time.time()}
-    status.update(attempts=attempts, **fields)
-    write_json_atomic(rd.status_file, status)
+    rd.reset((CHECKPOINT,), **fields)
 
 
 def launch(
@@ -299,8 +293,8 @@ def refresh_lost(workspace: Path) -> list[str]:
     here = socket.gethostname()
     lost = []
     for rd in candidates:
-        with try_lock(rd.lock) as held:
-            if held is None:
+        with rd.try_lock() as held:
+            if not held:
                 continue  # a live worker holds it
             status = rd.status()  # again, under the lock: the worker may have just finished
             state = status.get("state")

@@ -79,13 +79,7 @@ def _mark(rd: RunDir, stage: str, **fields: Any) -> None:
 
 def _keep_metrics(rd: RunDir, keep: Callable[[dict[str, Any]], bool]) -> None:
     """Drop the rows of a stage that did not complete (a requeued task redoes it)."""
-    rows = rd.read_metrics()
-    kept = [r for r in rows if keep(r)]
-    if len(kept) == len(rows):
-        return
-    tmp = rd.metrics.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in kept), encoding="utf-8")
-    tmp.replace(rd.metrics)
+    rd.keep_metrics(keep)
 
 
 def _zero_fraction(model: Any) -> float:

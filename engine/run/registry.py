@@ -15,36 +15,18 @@ No torch: the launcher, scheduler and CLI read these.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from langprune.store.rundir import lock_is_held, read_json, write_json_atomic
+from langprune.store.fs import lock_is_held, read_json, write_json_atomic
 
 
 def runner_dir(workspace: Path) -> Path:
     path = workspace / "runner"
     (path / "workers").mkdir(parents=True, exist_ok=True, mode=0o700)
     return path
-
-
-@contextlib.contextmanager
-def try_lock(path: Path) -> Iterator[int | None]:
-    """Hold an flock on `path` for the block; yields None (and holds nothing) when it is taken."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield None
-            return
-        yield fd
-    finally:
-        os.close(fd)
 
 
 def pid_alive(pid: int | None) -> bool:

@@ -24,15 +24,11 @@ from pathlib import Path
 from types import FrameType
 
 from langprune.engine.run import registry
-from langprune.engine.run.registry import WorkerRecord, try_lock
+from langprune.engine.run.registry import WorkerRecord
 from langprune.engine.run.slots import Slot, detect_gpus, make_slots, plan_batches, resolve_gpus
-from langprune.store.rundir import (
-    FINAL_STATES,
-    RunDir,
-    iter_run_dirs,
-    read_json,
-    write_json_atomic,
-)
+from langprune.store import fs
+from langprune.store.fs import read_json, write_json_atomic
+from langprune.store.rundir import FINAL_STATES, RunDir, iter_run_dirs
 from langprune.workspace import runs_dir
 
 POLL_S = 0.2
@@ -211,7 +207,7 @@ def serve(workspace: Path) -> int:
     info_file = registry.runner_dir(workspace) / "scheduler.json"
     served = False
     while True:
-        with try_lock(lock) as held:
+        with fs.lock(lock) as held:
             if held is None:
                 if served:
                     return 0  # a newer scheduler took over

@@ -38,7 +38,8 @@ from langprune.engine.run.pipeline import (
     store_dense,
 )
 from langprune.engine.run.progress import Heartbeat, Reporter, rss_bytes
-from langprune.engine.run.registry import WorkerRecord, try_lock
+from langprune.engine.run.registry import WorkerRecord
+from langprune.store.fs import lock
 from langprune.store.rundir import FINAL_STATES, RunDir
 
 TRACEBACK_LINES = 40
@@ -184,8 +185,8 @@ def run_worker(
             continue
         # A status check may hold the lock for a moment: try for a second before giving up.
         for _ in range(10):
-            with try_lock(rd.lock) as held:
-                if held is not None:
+            with rd.try_lock() as held:
+                if held:
                     if rd.state() in FINAL_STATES:  # cancelled while queued, or done elsewhere
                         states[run_id] = rd.state()
                         break
@@ -288,7 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     workspace = args.workspace.resolve()
     worker_id = args.worker_id or f"{socket.gethostname()}-{os.getpid()}"
     record = WorkerRecord(workspace, worker_id)
-    with try_lock(record.lock) as held:
+    with lock(record.lock) as held:
         if held is None:
             print(f"worker {worker_id} is already running", file=sys.stderr)
             return 3

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from langprune.store.fs import write_text_atomic
 from langprune.store.rundir import RunDir
 from tests.tui import fakews
 
@@ -84,7 +85,7 @@ def real_ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     ws = tmp_path_factory.mktemp("real") / "ws"
     (ws / "runs").mkdir(parents=True)
     # the same grid as a workspace preset, so the TUI can start from it
-    tomlwrite.write_atomic(ws / "presets" / "tui-e2e.toml", tomlwrite.dumps(TINY_GRID))
+    write_text_atomic(ws / "presets" / "tui-e2e.toml", tomlwrite.dumps(TINY_GRID))
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LANGPRUNE_HOME", str(ws))
         exp = presets.from_dict(dict(TINY_GRID))

@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 
 from langprune.engine.spec import presets
-from langprune.store.rundir import RunDir, create, write_json_atomic
+from langprune.store.rundir import RunDir, create
 
 T0 = 1_760_000_000.0
 EVAL = ("en", "de", "es")
@@ -127,7 +127,7 @@ def build(ws: Path, *, states: dict[int, str] | None = None) -> list[str]:
             events = [{"time": T0 + i + 5, "stage": "prune", "step": 1, "total": 4}]
         else:
             events = []
-        write_json_atomic(rd.status_file, status)
+        rd.write_status(status)
         for ev in events:
             rd.add_event(**ev)
         rd.log.write_text(

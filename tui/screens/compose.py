@@ -28,6 +28,7 @@ from textual.widgets import (
 
 from langprune.engine.spec.experiment import CORPUS_SOURCES, METHODS
 from langprune.engine.spec.languages import LANGUAGES, PAPER_LANGUAGES
+from langprune.store.fs import write_text_atomic
 from langprune.tui import form
 from langprune.tui.messages import ActionDone, FormLoaded, Launched, PresetData, PreviewReady
 from langprune.tui.runstate import format_duration
@@ -300,7 +301,8 @@ class ComposeScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="compose-load", name="load presets")
     def load_choices(self) -> None:
         from langprune.engine.spec import presets
-        from langprune.store.rundir import iter_run_dirs, read_json
+        from langprune.store.fs import read_json
+        from langprune.store.rundir import iter_run_dirs
 
         found = {name: str(p) for name, p in presets.available(self.app.workspace).items()}  # type: ignore[attr-defined]
         seen: dict[str, float] = {}
@@ -399,7 +401,7 @@ class ComposeScreen(Screen[None]):
         text = tomlwrite.dumps(
             data, header=f"{exp.name}: saved from the langprune TUI ({len(exp.runs())} runs)"
         )
-        tomlwrite.write_atomic(path, text)
+        write_text_atomic(path, text)
         self.post_message(ActionDone(f"saved preset {name} → {path}"))
 
     def action_launch(self) -> None:

@@ -1,0 +1,183 @@
+"""The file protocol every langprune writer and reader shares (no torch, nothing of ours imported).
+
+1. **Atomic replace.** `write_text_atomic` (and `write_json_atomic` on top of it) writes a
+   temporary file in the target's folder, fsyncs it and renames it over the target, so a reader
+   sees the old file or the new one, never half of either. A failed write leaves no temporary.
+2. **Whole-line appends.** `append_jsonl` writes one record as one `write` of one line to a file
+   opened with O_APPEND, so concurrent appenders never interleave inside a line.
+3. **Readers skip a torn tail.** `read_jsonl` returns only the lines that end in a newline (the
+   last one may still be being written) and skips a corrupt line instead of hiding the others;
+   `read_tail` and `last_jsonl` read only the end of a growing file.
+4. **One lock API.** `lock(path, shared=..., timeout=...)` holds an flock on `path` for a block
+   and yields whether it got it within `timeout` seconds (0: one try). The kernel drops an flock
+   when its process dies, so a crash never leaves a stale lock; each call opens its own file
+   descriptor, so threads of one process exclude each other too. `lock_is_held` asks, without
+   waiting, whether some live process holds it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import random
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+_MAX_SLEEP = 0.05
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Replace `path` with `text` so that a reader sees the old or the new file, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Replace `path` with `data` as indented, key-sorted JSON (see `write_text_atomic`)."""
+    write_text_atomic(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
+def read_json(path: Path) -> Any:
+    """The JSON value in `path`, or None when the file is missing or not JSON."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def jsonl_line(record: dict[str, Any]) -> str:
+    """One record as the one line the JSONL files hold (compact, key-sorted, newline-ended)."""
+    return json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n"
+
+
+def append_jsonl(path: Path, record: dict[str, Any], *, sync: bool = False) -> None:
+    """Append one record as a single write of one line (O_APPEND keeps concurrent lines whole)."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, jsonl_line(record).encode())
+        if sync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_jsonl_atomic(path: Path, records: Iterable[dict[str, Any]]) -> None:
+    """Replace a JSONL file with `records`, all at once (see `write_text_atomic`)."""
+    write_text_atomic(path, "".join(jsonl_line(r) for r in records))
+
+
+def read_jsonl(path: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """Complete records from byte `offset` on, and the offset after the last complete line.
+
+    A last line without its newline is being written: it is left for the next read.
+    """
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            data = fh.read()
+    except FileNotFoundError:
+        return [], offset
+    end = data.rfind(b"\n")
+    if end < 0:
+        return [], offset
+    records = []
+    for raw in data[: end + 1].splitlines():
+        if raw.strip():
+            try:
+                records.append(json.loads(raw))
+            except json.JSONDecodeError:
+                continue  # a corrupt line (disk full, crash) must not hide the others
+    return records, offset + end + 1
+
+
+def read_tail(path: Path, max_bytes: int = 65536) -> bytes | None:
+    """The last `max_bytes` of a (possibly growing) file, or None when it does not exist."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - max_bytes))
+            return fh.read()
+    except FileNotFoundError:
+        return None
+
+
+def last_jsonl(path: Path, max_bytes: int = 65536) -> dict[str, Any] | None:
+    """The last complete record, reading only the file's tail."""
+    data = read_tail(path, max_bytes)
+    if data is None:
+        return None
+    for raw in reversed(data.split(b"\n")[:-1]):
+        try:
+            record = json.loads(raw)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict):
+            return record
+    return None
+
+
+def backoff(attempt: int) -> None:
+    """Sleep before retry `attempt` (0, 1, ...) of something busy."""
+    # Exponential backoff with full jitter, so waiting processes do not wake in lockstep.
+    time.sleep(random.uniform(0.0005, min(_MAX_SLEEP, 0.002 * 2**attempt)))
+
+
+@contextlib.contextmanager
+def lock(path: Path, *, shared: bool = False, timeout: float = 0.0) -> Iterator[int | None]:
+    """Hold an flock on `path` (created if missing) for the block.
+
+    Yields the locked file descriptor, or None (holding nothing) when the lock stayed taken for
+    `timeout` seconds; 0 tries once. Shared locks exclude only exclusive ones.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        mode = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
+        deadline = time.monotonic() + timeout
+        attempt = 0
+        held: int | None = None
+        while held is None:
+            try:
+                fcntl.flock(fd, mode)
+                held = fd
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                    raise
+                if time.monotonic() >= deadline:
+                    break
+                backoff(attempt)
+                attempt += 1
+        yield held
+    finally:
+        os.close(fd)  # also releases the lock
+
+
+def lock_is_held(path: Path) -> bool:
+    """True while some live process holds an flock on `path` (asks without waiting)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing releases a lock we may just have taken
+    return False
