@@ -19,7 +19,6 @@ a second one.
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -28,8 +27,12 @@ from typing import Any
 
 import duckdb
 
-from langprune.store import rundir
+from langprune.store import records, rundir
 from langprune.store.db import connect, file_lock, lock_path
+from langprune.store.records import as_float as _float
+from langprune.store.records import as_int as _int
+from langprune.store.records import as_str as _str
+from langprune.store.records import corpus_label
 from langprune.workspace import db_path as default_db_path
 from langprune.workspace import runs_dir
 
@@ -120,45 +123,6 @@ def scan(runs_root: Path, known: dict[str, str] | None = None) -> dict[str, _See
     return seen
 
 
-def _float(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    value = float(value)
-    return None if math.isnan(value) else value
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return int(value)
-
-
-def _str(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def corpus_label(corpus: dict[str, Any] | None) -> str | None:
-    """A short name for a calibration corpus: its source, and the dataset when there is one."""
-    if not corpus:
-        return None
-    source = str(corpus.get("source", "?"))
-    options = corpus.get("options") or {}
-    name = options.get("dataset") or options.get("name")
-    return f"{source}:{name}" if name else source
-
-
-def sparsity_fraction(sparsity: str | None) -> float | None:
-    if not sparsity:
-        return None
-    try:
-        if ":" in sparsity:
-            n, m = sparsity.split(":")
-            return int(n) / int(m)
-        return float(sparsity)
-    except (ValueError, ZeroDivisionError):
-        return None
-
-
 def _corpus_text(corpus: dict[str, Any] | None) -> str:
     """corpus_label, plus any option the label leaves out (so different corpora never match)."""
     label = corpus_label(corpus) or "?"
@@ -200,25 +164,24 @@ def evaluation_keys(spec: dict[str, Any]) -> tuple[str | None, str | None]:
 
 def run_row(run_id: str, spec: dict[str, Any], status: dict[str, Any], n_metrics: int) -> tuple:
     """One `runs` row from spec.json and status.json (missing keys become NULL)."""
-    model = spec.get("model") or {}
-    model_id = str(model.get("id", "?"))
-    state = str(status.get("state", "queued"))
+    record = records.from_files(run_id, spec, status)
+    state = record.state
     seconds = status.get("seconds") or {}
     finished = next((status.get(f"{s}_at") for s in rundir.FINAL_STATES if s == state), None)
     eval_ppl, eval_tasks = evaluation_keys(spec)
     row = {
         "id": run_id,
-        "experiment": _str(spec.get("experiment")),
-        "model": model.get("label") or model_id.rsplit("/", 1)[-1].removeprefix("random:"),
-        "model_id": model_id,
-        "method": _str(spec.get("method")),
-        "sparsity": _str(spec.get("sparsity")),
-        "sparsity_fraction": sparsity_fraction(_str(spec.get("sparsity"))),
-        "calibration_language": _str(spec.get("calibration_language")),
-        "corpus": corpus_label(spec.get("corpus")),
-        "nsamples": _int(spec.get("nsamples")),
-        "seqlen": _int(spec.get("seqlen")),
-        "seed": _int(spec.get("seed")),
+        "experiment": record.experiment,
+        "model": record.model,
+        "model_id": record.model_id,
+        "method": record.method,
+        "sparsity": record.sparsity,
+        "sparsity_fraction": record.sparsity_fraction,
+        "calibration_language": record.calibration_language,
+        "corpus": record.corpus,
+        "nsamples": record.nsamples,
+        "seqlen": record.seqlen,
+        "seed": record.seed,
         "state": state,
         "queued_at": _float(status.get("queued_at")),
         "started_at": _float(status.get("running_at")),
@@ -228,14 +191,14 @@ def run_row(run_id: str, spec: dict[str, Any], status: dict[str, Any], n_metrics
         "seconds_calibration": _float(seconds.get("calibration")),
         "seconds_prune": _float(seconds.get("prune")),
         "seconds_eval": _float(seconds.get("eval")),
-        "seconds_total": _float(seconds.get("total")),
-        "achieved_sparsity": _float(status.get("achieved_sparsity")),
-        "host": _str(status.get("host")),
-        "device": _str(status.get("device")),
+        "seconds_total": record.seconds_total,
+        "achieved_sparsity": record.achieved,
+        "host": record.host,
+        "device": record.device,
         "pid": _int(status.get("pid")),
         "worker": _str(status.get("worker")),
         "job_id": _str(status.get("job_id")),
-        "error": _str(status.get("error")),
+        "error": record.error,
         "versions": json.dumps(status["versions"]) if status.get("versions") else None,
         "spec": json.dumps(spec, sort_keys=True),
         "eval_ppl": eval_ppl,

@@ -79,7 +79,7 @@ def _conditions(filters: str | Sequence[str] | Sequence[Condition] | None) -> li
         return parse_filter(filters)
     items = list(filters)
     if all(isinstance(f, Condition) for f in items):
-        return items  # type: ignore[return-value]
+        return items  # type: ignore[return-value]  # all() above narrowed every item to Condition
     return parse_filter([str(f) for f in items])
 
 

@@ -89,7 +89,7 @@ class LangpruneApp(App[None]):
 
     # ---- the one place errors and outcomes reach the user ----
     def on_action_done(self, message: ActionDone) -> None:
-        self.notify(message.text, severity=message.severity, timeout=6)  # type: ignore[arg-type]
+        self.notify(message.text, severity=message.severity, timeout=6)  # type: ignore[arg-type]  # ActionDone.severity holds Textual's severity names
 
     def on_work_failed(self, message: WorkFailed) -> None:
         self.notify(f"{message.where}: {message.error}", severity="error", timeout=10)

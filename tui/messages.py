@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from textual.message import Message
@@ -75,6 +75,8 @@ class CompareLoaded(Message):
     table: Any | None  # store CompareTable
     plot: Any | None  # list of series for the plot panel
     error: str | None = None
+    auto: list[str] = field(default_factory=list)  # filters chosen for the user, as "k=v (of ...)"
+    filters: dict[str, str | None] = field(default_factory=dict)  # the filters the table used
 
 
 @dataclass

@@ -11,6 +11,7 @@ from pathlib import Path
 from statistics import mean
 
 from langprune.engine.spec.experiment import Experiment
+from langprune.store import records
 from langprune.store.fs import read_json
 from langprune.store.rundir import RunDir, iter_run_dirs
 
@@ -28,16 +29,15 @@ def past_seconds(runs_root: Path, model_ids: set[str]) -> dict[tuple[str, bool],
     """(model id, is dense) -> total seconds of each finished run of that model."""
     out: dict[tuple[str, bool], list[float]] = {}
     for rd in iter_run_dirs(runs_root):
-        status = read_json(rd.status_file) or {}
-        if status.get("state") != "done":
+        status = read_json(rd.status_file)
+        if not status or status.get("state") != "done":
+            continue  # the spec is read only for finished runs
+        record = records.from_files(rd.id, rd.read_spec(), status)
+        if record.seconds_total is None:
             continue
-        total = (status.get("seconds") or {}).get("total")
-        if not isinstance(total, (int, float)):
-            continue
-        spec = rd.read_spec() or {}
-        mid = (spec.get("model") or {}).get("id")
-        if mid in model_ids:
-            out.setdefault((mid, spec.get("method") == "dense"), []).append(float(total))
+        if record.model_id in model_ids:
+            key = (record.model_id, record.method == "dense")
+            out.setdefault(key, []).append(record.seconds_total)
     return out
 
 

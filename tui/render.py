@@ -1,9 +1,12 @@
-"""Draw a store CompareTable as a rich Table for the compare screen.
+"""Rich renderables shared by the CLI and the TUI (rich only: no Textual, no torch, no SQL).
 
-Every number comes from the table (`CompareTable.shown`, the store's `cell_text`/`mean_text`
-formatting), so the screen shows exactly what `langprune compare` prints; this module only decides
-colours and layout: a colour per column from best to worst (by the store's rank), the best in bold,
-the diagonal on a highlighted background, the dense baseline dimmed, row and column means.
+The comparison grid has one renderer here, in two layouts: `compare_table` (the CLI's `compare`
+and `demo`: title, caption, column means as a footer) and `build_table` (the compare screen: bare
+grid, means as a last section). Every number comes from the store's table (`CompareTable.shown`,
+`store.export.cell_text`/`mean_text`), so both show the same values; this module decides only
+colours and layout, through one `cell_style`: one colour scale (`SCALE`) per column from best to
+worst by the store's rank, the best in bold, the diagonal on `DIAGONAL_BG`, the dense baseline
+dimmed. Run states have one colour each (`STATE_STYLE`) in `status`, `results` and the TUI.
 """
 
 from __future__ import annotations
@@ -17,6 +20,26 @@ from rich.text import Text
 # best -> worst; these are all in the xterm 256-colour palette, so nothing is lost at 256 colours
 SCALE = ("#5fd75f", "#87d75f", "#afd75f", "#d7d75f", "#d7af5f", "#d7875f", "#d75f5f")
 DIAGONAL_BG = "#303a5f"
+DENSE_STYLE = Style(dim=True, italic=True)
+
+# One colour per run state, wherever a state is shown (CLI status and results, TUI screens).
+STATE_STYLE = {
+    "running": "bold cyan",
+    "queued": "yellow",
+    "failed": "bold red",
+    "cancelled": "magenta",
+    "done": "green",
+}
+
+
+def state_text(state: str) -> Text:
+    """A run state in its colour."""
+    return Text(state, style=STATE_STYLE.get(state, ""))
+
+
+def dash(value: Any) -> str:
+    """A value for a table cell: '-' for None or empty."""
+    return "-" if value is None or value == "" else str(value)
 
 
 def scale_colour(rank: int | None, size: int) -> str | None:
@@ -26,6 +49,20 @@ def scale_colour(rank: int | None, size: int) -> str | None:
         return SCALE[0]
     position = rank / (size - 1)
     return SCALE[min(round(position * (len(SCALE) - 1)), len(SCALE) - 1)]
+
+
+def cell_style(table: Any, cell: Any, column: str) -> Style:
+    """The one styling of a grid cell: scale colour by rank, best bold, diagonal background."""
+    if cell.row == "dense" or cell.rank is None:
+        style = DENSE_STYLE
+    else:
+        colour = scale_colour(cell.rank, table.column_size(column))
+        style = Style(color=colour) if colour else Style()
+        if cell.best:
+            style += Style(bold=True)
+    if cell.diagonal:
+        style += Style(bgcolor=DIAGONAL_BG)
+    return style
 
 
 def uniform_n(table: Any) -> int | None:
@@ -103,24 +140,14 @@ def build_table(table: Any, *, diff_only: bool = False) -> tuple[Table, list[str
             if cell is None:
                 cells_out.append(Text("·", style="dim"))
                 continue
-            style = Style()
-            if dense:
-                style += Style(dim=True, italic=True)
-            else:
-                colour = scale_colour(cell.rank, table.column_size(column))
-                if colour:
-                    style += Style(color=colour)
-                if cell.best:
-                    style += Style(bold=True)
-            if cell.diagonal:
-                style += Style(bgcolor=DIAGONAL_BG)
+            style = cell_style(table, cell, column)
             cells_out.append(
                 Text(cell_label(table, cell, n_all is None and not dense), style=style)
             )
         cells_out.append(mean_text(table, table.row_means.get(row), row))
         grid.add_row(*cells_out, end_section=dense)
     if any(r != "dense" for r in table.rows):
-        means = [Text("mean", style="italic")]
+        means: list[Text | str] = [Text("mean", style="italic")]
         means += [
             Text(mean_text(table, table.column_means.get(c)), style="italic") for c in columns
         ]
@@ -128,3 +155,47 @@ def build_table(table: Any, *, diff_only: bool = False) -> tuple[Table, list[str
         grid.add_section()
         grid.add_row(*means)
     return grid, columns
+
+
+def compare_table(table: Any) -> Table:
+    """The grid as the CLI prints it: title, caption, † on diagonal cells, means in the footer."""
+    from langprune.store.export import cell_text, mean_text
+
+    out = Table(
+        title=table.title(),
+        title_justify="left",
+        caption="colour: best (green) -> worst (red) per column among pruned rows; "
+        "† on a shaded cell: calibrated in the evaluated language"
+        + ("; mean ± std over seeds (n)" if table.several_seeds else ""),
+        caption_justify="left",
+        show_footer=True,
+        header_style="bold",
+    )
+    out.add_column("calib", footer="mean", style="bold", no_wrap=True)
+    for column in table.columns:
+        out.add_column(
+            column, justify="right", footer=mean_text(table, table.column_means.get(column))
+        )
+    out.add_column("mean", justify="right", footer="")
+    for row in table.rows:
+        dense = row == "dense"
+        cells: list[Text] = [Text(row, style=DENSE_STYLE if dense else "bold")]
+        for column in table.columns:
+            cell = table.cell(row, column)
+            if cell is None:
+                cells.append(Text("–", style="dim"))
+                continue
+            value, spread = cell_text(table, cell)
+            text = Text(value)
+            if spread is not None:
+                text.append(f" ± {spread}", style="dim")
+            if cell.n > 1:
+                text.append(f" ({cell.n})", style="dim")
+            if cell.diagonal:
+                # a prefix, so that the marker never wraps onto a line of its own at 80 columns
+                text = Text("†", style="bold magenta") + text
+            text.stylize(cell_style(table, cell, column))
+            cells.append(text)
+        cells.append(Text(mean_text(table, table.row_means.get(row), row)))
+        out.add_row(*cells, end_section=dense)
+    return out

@@ -2,7 +2,8 @@
 
 The store owns the filter language (`store.filters.parse_filter` / `to_sql`) and evaluates it in
 SQL. To give the runs screen exactly the same semantics without re-implementing them, the live rows
-go into a throw-away in-memory DuckDB table and the store's own WHERE clause selects from it.
+(typed RunRecords: None where the store has NULL) go into a throw-away in-memory DuckDB table and
+the store's own WHERE clause selects from it.
 Called from thread workers only (it imports duckdb).
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from langprune.tui.runstate import RunRow
+from langprune.store.records import RunRecord
 
 _COLUMNS = (
     ("id", "VARCHAR"),
@@ -39,27 +40,7 @@ def parse(expr: str) -> list:
     return parse_filter(expr)
 
 
-def _none(value: str) -> str | None:
-    return None if value in ("-", "") else value
-
-
-def _int(value: str) -> int | None:
-    try:
-        return int(value)
-    except ValueError:
-        return None
-
-
-def _fraction(sparsity: str) -> float | None:
-    if sparsity in ("-", ""):
-        return None
-    if ":" in sparsity:
-        n, m = sparsity.split(":")
-        return int(n) / int(m)
-    return float(sparsity)
-
-
-def apply(rows: Sequence[RunRow], conditions: list) -> list[RunRow]:
+def apply(rows: Sequence[RunRecord], conditions: list) -> list[RunRecord]:
     """The rows the conditions keep, in their original order."""
     if not conditions:
         return list(rows)
@@ -78,20 +59,20 @@ def apply(rows: Sequence[RunRow], conditions: list) -> list[RunRow]:
             [
                 (
                     r.id,
-                    _none(r.experiment),
+                    r.experiment,
                     r.model,
                     r.model_id,
-                    _none(r.method),
-                    _none(r.sparsity),
-                    _fraction(r.sparsity),
-                    _none(r.calib),
-                    _none(r.corpus),
-                    _int(r.seed),
+                    r.method,
+                    r.sparsity,
+                    r.sparsity_fraction,
+                    r.calibration_language,
+                    r.corpus,
+                    r.seed,
                     r.nsamples,
                     r.seqlen,
                     r.state,
-                    _none(r.host),
-                    _none(r.device),
+                    r.host,
+                    r.device,
                     r.achieved,
                     i,
                 )

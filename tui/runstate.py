@@ -13,94 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from langprune.store.rundir import (
-    FINAL_STATES,
-    RunDir,
-    iter_run_dirs,
-    progress_fraction,
-    read_json,
-    read_tail,
-)
-
-
-@dataclass(frozen=True)
-class RunRow:
-    """What the runs screen shows for one run."""
-
-    id: str
-    experiment: str
-    model: str
-    model_id: str
-    method: str
-    sparsity: str
-    calib: str
-    seed: str
-    state: str
-    stage: str
-    progress: float  # 0..1
-    eta_s: float | None
-    tokens_per_s: float | None
-    device: str
-    host: str
-    error: str
-    updated_at: float
-    seconds_total: float | None
-    step: str = ""
-    corpus: str = "-"
-    nsamples: int | None = None
-    seqlen: int | None = None
-    achieved: float | None = None
-
-
-def progress_of(state: str, event: dict[str, Any] | None) -> float:
-    """Overall progress 0..1 from the state and the last progress event."""
-    if state == "done":
-        return 1.0
-    return progress_fraction(event)
-
-
-def _text(value: Any, default: str = "-") -> str:
-    return default if value is None or value == "" else str(value)
-
-
-def row_from(rd: RunDir, spec: dict[str, Any], status: dict[str, Any]) -> RunRow:
-    state = str(status.get("state", "queued"))
-    event = rd.last_event() if state not in ("queued",) else None
-    model = spec.get("model") or {}
-    model_id = str(model.get("id", "?"))
-    name = model.get("label") or model_id.rsplit("/", 1)[-1].removeprefix("random:")
-    seconds = status.get("seconds") or {}
-    stage = (
-        state if state in FINAL_STATES or state == "queued" else _text((event or {}).get("stage"))
-    )
-    step = ""
-    if event and state == "running" and event.get("total"):
-        step = f"{event.get('step', 0)}/{event.get('total')}"
-    return RunRow(
-        id=rd.id,
-        experiment=_text(spec.get("experiment")),
-        model=str(name),
-        model_id=model_id,
-        method=_text(spec.get("method")),
-        sparsity=_text(spec.get("sparsity")),
-        calib=_text(spec.get("calibration_language")),
-        seed=_text(spec.get("seed")),
-        state=state,
-        stage=stage,
-        progress=progress_of(state, event),
-        eta_s=(event or {}).get("eta_s") if state == "running" else None,
-        tokens_per_s=(event or {}).get("tokens_per_s") if state == "running" else None,
-        device=_text(status.get("device")),
-        host=_text(status.get("host")),
-        error=str(status.get("error") or ""),
-        updated_at=float(status.get("updated_at") or status.get("queued_at") or 0.0),
-        seconds_total=seconds.get("total") if isinstance(seconds, dict) else None,
-        step=step,
-        corpus=_text((spec.get("corpus") or {}).get("source")),
-        nsamples=spec.get("nsamples"),
-        seqlen=spec.get("seqlen"),
-        achieved=status.get("achieved_sparsity"),
-    )
+from langprune.store.fs import read_json, read_tail
+from langprune.store.records import RunRecord, from_files
+from langprune.store.rundir import iter_run_dirs
 
 
 @dataclass
@@ -109,10 +24,10 @@ class RunPoller:
 
     runs_root: Path
     _specs: dict[str, dict[str, Any]] = field(default_factory=dict)
-    _rows: dict[str, tuple[int, int, RunRow]] = field(default_factory=dict)
+    _rows: dict[str, tuple[int, int, RunRecord]] = field(default_factory=dict)
 
-    def poll(self) -> list[RunRow]:
-        rows: list[RunRow] = []
+    def poll(self) -> list[RunRecord]:
+        rows: list[RunRecord] = []
         for rd in iter_run_dirs(self.runs_root):
             spec = self._specs.get(rd.id)
             if spec is None:
@@ -131,7 +46,8 @@ class RunPoller:
                 rows.append(cached[2])
                 continue
             status = read_json(rd.status_file) or {"state": "queued"}
-            row = row_from(rd, spec, status)
+            event = rd.last_event() if status.get("state") != "queued" else None
+            row = from_files(rd.id, spec, status, event)
             self._rows[rd.id] = (st_mtime, ev_mtime, row)
             rows.append(row)
         return rows

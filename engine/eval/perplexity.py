@@ -131,7 +131,7 @@ def tokenize_capped(tokenizer: Any, text: str, max_tokens: int) -> tuple[list[in
 
 def _device_of(model: torch.nn.Module) -> torch.device:
     try:
-        return model.device  # type: ignore[return-value]
+        return model.device  # type: ignore[return-value]  # HF models have .device; torch types it as a submodule
     except AttributeError:
         return next(model.parameters()).device
 

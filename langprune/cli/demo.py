@@ -53,9 +53,9 @@ def demo(
 
 def print_tables(ws, exp, metric: str) -> None:
     """One comparison table per model x method x sparsity, each with its diagonal-wins line."""
-    from langprune.cli.results import _rich_compare
     from langprune.store.findings import diagonal_wins
     from langprune.store.queries import compare
+    from langprune.tui.render import compare_table
 
     out = console()
     for model in exp.models:
@@ -70,7 +70,7 @@ def print_tables(ws, exp, metric: str) -> None:
                     )
                     continue
                 out.print()
-                out.print(_rich_compare(table))
+                out.print(compare_table(table))
                 wins = diagonal_wins(table)
                 out.print(
                     f"[bold]{method} {sparsity}: {wins.sentence()}[/bold] "

@@ -60,14 +60,6 @@ def _store_errors() -> Iterator[None]:
 
 # ---- results --------------------------------------------------------------------------------
 
-_STATE_STYLE = {
-    "queued": "dim",
-    "running": "cyan",
-    "done": "green",
-    "failed": "bold red",
-    "cancelled": "yellow",
-}
-
 
 def _age(ts: float | None) -> str:
     if ts is None:
@@ -117,6 +109,8 @@ def results(
         return
     from rich.table import Table
 
+    from langprune.tui.render import state_text
+
     shown = f"{len(rows)} run{'s' * (len(rows) != 1)}"
     if conditions:
         shown += " matching " + " ".join(str(c) for c in conditions)
@@ -132,7 +126,6 @@ def results(
             style="bold" if name == "id" else None,
         )
     for r in rows:
-        style = _STATE_STYLE.get(r["state"], "")
         achieved = r["achieved_sparsity"]
         table.add_row(
             r["id"],
@@ -142,7 +135,7 @@ def results(
             _text(r["sparsity"]),
             _text(r["calibration_language"]),
             _text(r["seed"]),
-            f"[{style}]{r['state']}[/]" if style else r["state"],
+            state_text(r["state"]),
             "" if achieved is None else f"{achieved:.3f}",
             _text(r["n_metrics"]),
             _age(r["updated_at"]),
@@ -152,64 +145,6 @@ def results(
 
 
 # ---- compare --------------------------------------------------------------------------------
-
-# Best -> worst within a column.
-_GRADIENT = ("bold green", "green", "yellow", "dark_orange", "red")
-
-
-def _rank_style(rank: int | None, size: int) -> str:
-    if rank is None:
-        return "dim italic"
-    if size <= 1:
-        return _GRADIENT[0]
-    return _GRADIENT[round(rank / (size - 1) * (len(_GRADIENT) - 1))]
-
-
-def _rich_compare(table: Any) -> Any:
-    from rich.table import Table
-    from rich.text import Text
-
-    from langprune.store.export import cell_text, mean_text
-    from langprune.store.table import DENSE_ROW
-
-    out = Table(
-        title=table.title(),
-        title_justify="left",
-        caption="colour: best (green) -> worst (red) per column among pruned rows; "
-        "† on a shaded cell: calibrated in the evaluated language"
-        + ("; mean ± std over seeds (n)" if table.several_seeds else ""),
-        caption_justify="left",
-        show_footer=True,
-        header_style="bold",
-    )
-    out.add_column("calib", footer="mean", style="bold", no_wrap=True)
-    for column in table.columns:
-        mean = table.column_means.get(column)
-        out.add_column(column, justify="right", footer=mean_text(table, mean))
-    out.add_column("mean", justify="right", footer="")
-    for row in table.rows:
-        cells: list[Any] = [Text(row, style="dim italic" if row == DENSE_ROW else "bold")]
-        for column in table.columns:
-            cell = table.cell(row, column)
-            if cell is None:
-                cells.append(Text("–", style="dim"))
-                continue
-            value, spread = cell_text(table, cell)
-            text = Text(value, style=_rank_style(cell.rank, table.column_size(column)))
-            if spread is not None:
-                text.append(f" ± {spread}", style="dim")
-            if cell.n > 1:
-                text.append(f" ({cell.n})", style="dim")
-            if cell.diagonal:
-                # a prefix, so that the marker never wraps onto a line of its own at 80 columns
-                text = Text("†", style="bold magenta") + text
-                text.stylize("on grey23")
-            if cell.best:
-                text.stylize("bold")
-            cells.append(text)
-        cells.append(Text(mean_text(table, table.row_means.get(row), row)))
-        out.add_row(*cells, end_section=row == DENSE_ROW)
-    return out
 
 
 def compare(
@@ -268,7 +203,9 @@ def compare(
             exporter.export(table, fmt_name, output)
         typer.echo(f"wrote {output}")
     elif fmt_name == "table":
-        console().print(_rich_compare(table))
+        from langprune.tui.render import compare_table
+
+        console().print(compare_table(table))
     else:
         sys.stdout.write(exporter.render(table, fmt_name))
 

@@ -142,13 +142,14 @@ def _status_renderable(ws: Path) -> Any:
     from rich.text import Text
 
     from langprune.engine.run import monitor, registry
+    from langprune.tui.render import STATE_STYLE
 
     items = monitor.views(ws)
     counts = monitor.counts(items)
     head = Text(f"{len(items)} runs: ")
-    head.append(
-        "  ".join(f"{n} {s}" for s, n in counts.items()),
-    )
+    for i, (s, n) in enumerate(counts.items()):
+        head.append("  " * (i > 0))
+        head.append(f"{n} {s}", style=STATE_STYLE.get(s, "") if n else "")
     parts: list[Any] = [head]
     sched = registry.scheduler_info(ws)
     parts.append(Text(f"scheduler: {'pid ' + str(sched.get('pid')) if sched else 'not running'}"))

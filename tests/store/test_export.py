@@ -26,7 +26,7 @@ def table(workspace: Path) -> CompareTable:
 
 def same(a: object, b: object) -> bool:
     if isinstance(a, float) or isinstance(b, float):
-        return math.isclose(float(a), float(b), rel_tol=1e-12)  # type: ignore[arg-type]
+        return math.isclose(float(a), float(b), rel_tol=1e-12)  # type: ignore[arg-type]  # both sides are numbers here
     return a == b
 
 

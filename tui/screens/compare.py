@@ -15,10 +15,11 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, ScrollableContainer, Vertical
-from textual.screen import ModalScreen, Screen
+from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from langprune.tui.messages import ActionDone, ChoicesLoaded, CompareLoaded
+from langprune.tui.screens.base import LangpruneScreen
 
 ANY = "(any)"
 FILTERS = ("model", "method", "sparsity", "task")
@@ -27,7 +28,7 @@ DELTAS = (None, "abs", "rel")
 PREFERRED_METRICS = ("bpb", "ppl", "acc", "acc_norm")
 
 
-class CompareScreen(Screen[None]):
+class CompareScreen(LangpruneScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("m", "focus_filters", "Metric/filters"),
         Binding("d", "delta", "Delta"),
@@ -79,7 +80,7 @@ class CompareScreen(Screen[None]):
     def load_choices(self) -> None:
         from langprune.store.queries import filter_choices
 
-        choices = filter_choices(self.app.workspace)  # type: ignore[attr-defined]
+        choices = filter_choices(self.app.workspace)
         self.post_message(ChoicesLoaded(choices.get("metric", []), choices))
 
     def on_choices_loaded(self, message: ChoicesLoaded) -> None:
@@ -112,13 +113,13 @@ class CompareScreen(Screen[None]):
         for _ in range(len(FILTERS) + 6):
             try:
                 table = compare(
-                    self.app.workspace,  # type: ignore[attr-defined]
+                    self.app.workspace,
                     metric,
                     model=filters["model"],
                     method=filters["method"],
                     sparsity=filters["sparsity"],
                     task=filters["task"],
-                    delta=delta,  # type: ignore[arg-type]
+                    delta=delta,  # type: ignore[arg-type]  # self.delta only ever holds None, "abs" or "rel"
                     refresh=not auto,
                     **{k: v for k, v in filters.items() if k not in FILTERS},  # auto-chosen
                 )
@@ -135,10 +136,7 @@ class CompareScreen(Screen[None]):
             self.post_message(CompareLoaded(None, None, "could not narrow the comparison down"))
             return
         series = self._plot_series(table, metric, filters, kind) if plot else None
-        msg = CompareLoaded(table, series, None)
-        msg.auto = auto  # type: ignore[attr-defined]
-        msg.filters = filters  # type: ignore[attr-defined]
-        self.post_message(msg)
+        self.post_message(CompareLoaded(table, series, None, auto=auto, filters=filters))
 
     def _plot_series(
         self, table: Any, metric: str, filters: dict[str, str | None], kind: str
@@ -167,7 +165,7 @@ class CompareScreen(Screen[None]):
         for level in sorted(levels, key=sparsity_fraction):
             try:
                 t = compare(
-                    self.app.workspace,  # type: ignore[attr-defined]
+                    self.app.workspace,
                     metric,
                     model=filters["model"],
                     method=filters["method"],
@@ -199,7 +197,7 @@ class CompareScreen(Screen[None]):
 
         table = message.table
         self.table = table
-        chosen = getattr(message, "filters", None)
+        chosen = message.filters
         if chosen:
             self.filters.update({k: v for k, v in chosen.items() if k in FILTERS})
             self._sync_selects()
@@ -212,7 +210,7 @@ class CompareScreen(Screen[None]):
         if self.diff_only:
             extras.append(f"diff-only: {len(shown)}/{len(table.columns)} columns")
         summary.update(table.title())
-        auto = getattr(message, "auto", None)
+        auto = message.auto
         if auto is not None and auto:
             self.auto_note = "chosen for you (change with m): " + "; ".join(auto)
         legend = " · ".join(
@@ -345,7 +343,7 @@ class CompareScreen(Screen[None]):
         if self.table is None:
             self.notify("nothing to export yet", severity="warning")
             return
-        default = self.app.workspace / "exports" / f"compare-{self.metric}"  # type: ignore[attr-defined]
+        default = self.app.workspace / "exports" / f"compare-{self.metric}"
         self.app.push_screen(ExportScreen(default), self._export_chosen)
 
     def _export_chosen(self, choice: tuple[str, str] | None) -> None:

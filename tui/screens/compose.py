@@ -14,7 +14,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import (
     Button,
     Checkbox,
@@ -32,6 +31,7 @@ from langprune.store.fs import write_text_atomic
 from langprune.tui import form
 from langprune.tui.messages import ActionDone, FormLoaded, Launched, PresetData, PreviewReady
 from langprune.tui.runstate import format_duration
+from langprune.tui.screens.base import LangpruneScreen
 
 # The grid offers the paper's languages first, then other widely covered ones; any other ISO code
 # or a mix goes in the text field below the grid.
@@ -44,7 +44,7 @@ def _error_label(key: str) -> Static:
     return Static("", id=f"err-{key}", classes="field-error")
 
 
-class ComposeScreen(Screen[None]):
+class ComposeScreen(LangpruneScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "save", "Save preset", priority=True),
         Binding("ctrl+l", "launch", "Launch", priority=True),
@@ -259,7 +259,7 @@ class ComposeScreen(Screen[None]):
         from langprune.tui.preview import preview
 
         exp, problems = form.validate(form.to_dict(values))
-        pv = preview(exp, self.app.runs_root) if exp else None  # type: ignore[attr-defined]
+        pv = preview(exp, self.app.runs_root) if exp else None
         self.post_message(PreviewReady(generation, problems, pv, exp))
 
     def on_preview_ready(self, message: PreviewReady) -> None:
@@ -304,9 +304,9 @@ class ComposeScreen(Screen[None]):
         from langprune.store.fs import read_json
         from langprune.store.rundir import iter_run_dirs
 
-        found = {name: str(p) for name, p in presets.available(self.app.workspace).items()}  # type: ignore[attr-defined]
+        found = {name: str(p) for name, p in presets.available(self.app.workspace).items()}
         seen: dict[str, float] = {}
-        for rd in iter_run_dirs(self.app.runs_root):  # type: ignore[attr-defined]
+        for rd in iter_run_dirs(self.app.runs_root):
             spec = rd.read_spec() or {}
             mid = (spec.get("model") or {}).get("id")
             if mid:
@@ -334,7 +334,7 @@ class ComposeScreen(Screen[None]):
         from langprune.engine.spec.errors import SpecError
 
         try:
-            path = presets.resolve(name, self.app.workspace)  # type: ignore[attr-defined]
+            path = presets.resolve(name, self.app.workspace)
             data = presets.parse_toml(path.read_text(encoding="utf-8"), str(path))
             ev = data.get("evaluation")
             if isinstance(ev, dict) and isinstance(ev.get("task_paths"), list):
@@ -397,7 +397,7 @@ class ComposeScreen(Screen[None]):
             self.post_message(ActionDone("cannot save: " + "; ".join(problems), "error"))
             return
         name = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in exp.name)
-        path = self.app.workspace / "presets" / f"{name}.toml"  # type: ignore[attr-defined]
+        path = self.app.workspace / "presets" / f"{name}.toml"
         text = tomlwrite.dumps(
             data, header=f"{exp.name}: saved from the langprune TUI ({len(exp.runs())} runs)"
         )
@@ -415,7 +415,7 @@ class ComposeScreen(Screen[None]):
         except ImportError:
             self.post_message(ActionDone("launch: the runner is not installed yet", "error"))
             return
-        result = launcher.launch(exp, self.app.workspace)  # type: ignore[attr-defined]
+        result = launcher.launch(exp, self.app.workspace)
         self.post_message(
             Launched(list(getattr(result, "queued", [])), list(getattr(result, "skipped", [])))
         )

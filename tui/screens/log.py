@@ -9,16 +9,16 @@ from typing import ClassVar
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
 from textual.widgets import Footer, Log, Static
 from textual.worker import get_current_worker
 
 from langprune.tui.messages import LogTail
+from langprune.tui.screens.base import LangpruneScreen
 
 MAX_START_BYTES = 4 * 1024 * 1024  # a huge log opens at its last 4 MB
 
 
-class LogScreen(Screen[None]):
+class LogScreen(LangpruneScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,l", "close", "Back"),
         Binding("G,end", "end", "End"),

@@ -12,10 +12,10 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from langprune.tui.messages import ResultsLoaded
+from langprune.tui.screens.base import LangpruneScreen
 from langprune.tui.widgets.lazytable import Column, LazyTable
 
 WIDTHS = {
@@ -37,15 +37,15 @@ def fmt(value: Any, column: str) -> str | Text:
 
         return format_duration(value)
     if column == "state":
-        from langprune.tui.screens.runs import STATE_STYLE
+        from langprune.tui.render import state_text
 
-        return Text(str(value), style=STATE_STYLE.get(str(value), ""))
+        return state_text(str(value))
     if isinstance(value, float):
         return f"{value:.3f}" if abs(value) < 100 else f"{value:.1f}"
     return str(value)
 
 
-class ResultsScreen(Screen[None]):
+class ResultsScreen(LangpruneScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "search", "Search"),
         Binding("f", "filter", "Filter"),
@@ -97,7 +97,7 @@ class ResultsScreen(Screen[None]):
         from langprune.tui import results_data
 
         try:
-            columns, rows = results_data.load(self.app.workspace, expr)  # type: ignore[attr-defined]
+            columns, rows = results_data.load(self.app.workspace, expr)
         except ValueError as exc:  # FilterError / StoreError: the CLI's words
             self.post_message(ResultsLoaded([], [], 0, error=str(exc)))
             return

@@ -16,24 +16,19 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import Screen
 from textual.widgets import Footer, Input, Log, Static
 from textual.worker import get_current_worker
 
+from langprune.store.records import RunRecord
 from langprune.tui.messages import ActionDone, LogTail, RunsPolled, WorkFailed
-from langprune.tui.runstate import RunPoller, RunRow, format_duration, tail_lines
+from langprune.tui.render import STATE_STYLE, dash
+from langprune.tui.runstate import RunPoller, format_duration, tail_lines
+from langprune.tui.screens.base import LangpruneScreen
 from langprune.tui.widgets.lazytable import Column, LazyTable
 
 POLL_S = 1.0
 LOST_CHECK_S = 5.0
 STATE_ORDER = {"running": 0, "queued": 1, "failed": 2, "cancelled": 3, "done": 4}
-STATE_STYLE = {
-    "running": "bold cyan",
-    "queued": "yellow",
-    "failed": "bold red",
-    "cancelled": "magenta",
-    "done": "green",
-}
 
 COLUMNS = [
     Column("state", "state", 9),
@@ -58,21 +53,24 @@ def progress_bar(fraction: float, width: int = 8) -> Text:
     return bar + Text(f" {int(fraction * 100):3d}%")
 
 
-def sort_key(row: RunRow) -> tuple[Any, ...]:
+def sort_key(row: RunRecord) -> tuple[Any, ...]:
+    def last(value: Any) -> tuple[bool, Any]:  # None sorts after every value of its column
+        return (value is None, "" if value is None else value)
+
     return (
         STATE_ORDER.get(row.state, 9),
-        row.experiment,
+        last(row.experiment),
         row.model,
         row.method != "dense",
-        row.method,
-        row.sparsity,
-        row.calib,
-        row.seed,
+        last(row.method),
+        last(row.sparsity),
+        last(row.calibration_language),
+        last(row.seed),
         row.id,
     )
 
 
-def cells(row: RunRow) -> tuple[Any, ...]:
+def cells(row: RunRecord) -> tuple[Any, ...]:
     tps = f"{row.tokens_per_s:.0f}" if isinstance(row.tokens_per_s, (int, float)) else "-"
     eta = format_duration(row.eta_s) if row.state == "running" else "-"
     if row.state == "done":
@@ -80,21 +78,21 @@ def cells(row: RunRow) -> tuple[Any, ...]:
     return (
         Text(row.state, style=STATE_STYLE.get(row.state, "")),
         progress_bar(row.progress),
-        row.stage if not row.step else f"{row.stage} {row.step}",
+        dash(row.stage) if not row.step else f"{dash(row.stage)} {row.step}",
         eta,
         tps,
-        row.method,
-        row.sparsity,
-        row.calib,
-        row.seed,
+        dash(row.method),
+        dash(row.sparsity),
+        dash(row.calibration_language),
+        dash(row.seed),
         row.model,
-        row.device,
+        dash(row.device),
         row.id,
-        Text(row.error, style="red"),
+        Text(row.error or "", style="red"),
     )
 
 
-class RunsScreen(Screen[None]):
+class RunsScreen(LangpruneScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("c", "cancel", "Cancel"),
         Binding("r", "retry", "Retry"),
@@ -105,7 +103,7 @@ class RunsScreen(Screen[None]):
 
     def __init__(self) -> None:
         super().__init__()
-        self.rows: list[RunRow] = []
+        self.rows: list[RunRecord] = []
         self.filter_expr = ""
         self.selected_id: str | None = None
         self._wake = threading.Event()
@@ -140,7 +138,7 @@ class RunsScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="runs-poll", name="runs poll")
     def poll_runs(self) -> None:
         worker = get_current_worker()
-        poller = RunPoller(self.app.runs_root)  # type: ignore[attr-defined]
+        poller = RunPoller(self.app.runs_root)
         last_lost = time.monotonic()  # the first reading comes before the slower lost-check
         last_log: tuple[str | None, list[str]] = (None, [])
         while not worker.is_cancelled:
@@ -163,7 +161,7 @@ class RunsScreen(Screen[None]):
             self.post_message(RunsPolled(rows, error))
             run_id = self.selected_id
             if run_id:
-                lines = tail_lines(self.app.runs_root / run_id / "log.txt", 200)  # type: ignore[attr-defined]
+                lines = tail_lines(self.app.runs_root / run_id / "log.txt", 200)
                 if (run_id, lines) != last_log:
                     last_log = (run_id, lines)
                     self.post_message(LogTail(run_id, lines))
@@ -177,7 +175,7 @@ class RunsScreen(Screen[None]):
         except ImportError:
             return
         try:
-            launcher.refresh_lost(self.app.workspace)  # type: ignore[attr-defined]
+            launcher.refresh_lost(self.app.workspace)
         except Exception as exc:  # one bad run dir must not stop the live view
             self.post_message(WorkFailed("checking for lost workers", str(exc)))
 
@@ -230,7 +228,8 @@ class RunsScreen(Screen[None]):
         if row.id != self.selected_id:
             self.selected_id = row.id
             title = (
-                f"log · {row.id} · {row.method} {row.sparsity} calib={row.calib} seed={row.seed}"
+                f"log · {row.id} · {dash(row.method)} {dash(row.sparsity)} "
+                f"calib={dash(row.calibration_language)} seed={dash(row.seed)}"
             )
             if row.error:
                 title += f" · [red]{row.error}[/red]"
@@ -238,7 +237,7 @@ class RunsScreen(Screen[None]):
             self.query_one("#log-tail", Log).clear()
             self._wake.set()
 
-    def current(self) -> RunRow | None:
+    def current(self) -> RunRecord | None:
         for r in self.rows:
             if r.id == self.selected_id:
                 return r
@@ -288,10 +287,10 @@ class RunsScreen(Screen[None]):
             return
         try:
             if what == "cancel":
-                outcome = launcher.cancel(self.app.workspace, run_ids)  # type: ignore[attr-defined]
+                outcome = launcher.cancel(self.app.workspace, run_ids)
                 text = "; ".join(f"{rid}: {what_}" for rid, what_ in outcome.items())
             else:
-                queued = launcher.retry(self.app.workspace, run_ids)  # type: ignore[attr-defined]
+                queued = launcher.retry(self.app.workspace, run_ids)
                 text = f"queued again: {', '.join(queued)}" if queued else "nothing to retry"
         except Exception as exc:  # the runner's ValueErrors say what to do ("cancel it first")
             self.post_message(ActionDone(f"{what} {', '.join(run_ids)}: {exc}", "error"))
@@ -304,4 +303,4 @@ class RunsScreen(Screen[None]):
         if row:
             from langprune.tui.screens.log import LogScreen
 
-            self.app.push_screen(LogScreen(row.id, self.app.runs_root / row.id / "log.txt"))  # type: ignore[attr-defined]
+            self.app.push_screen(LogScreen(row.id, self.app.runs_root / row.id / "log.txt"))
