@@ -29,6 +29,8 @@ $(STAMP): pyproject.toml $(VENV)/.torch
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	VENV=$(VENV) ci/checks.sh imports
+	VENV=$(VENV) ci/checks.sh types
 	$(VENV)/bin/pytest
 
 demo: $(STAMP)
@@ -37,6 +39,8 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	VENV=$(VENV) ci/checks.sh imports
+	VENV=$(VENV) ci/checks.sh types
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 DENSE_ROW = "dense"
 Delta = Literal["abs", "rel"]
@@ -182,7 +182,7 @@ def build(table: CompareTable, aggregates: list[Aggregate]) -> CompareTable:
         column = label(a)
         base = dense.get(column)
         delta_abs = None if base is None or a.row == DENSE_ROW else a.mean - base
-        delta_rel = None if delta_abs is None or base == 0 else delta_abs / abs(base)
+        delta_rel = None if delta_abs is None or not base else delta_abs / abs(base)
         table.cells[(a.row, column)] = Cell(
             row=a.row, column=column, task=a.task, language=a.language, mean=a.mean,
             std=a.std, n=a.n, values=a.values, seeds=a.seeds, delta_abs=delta_abs,
@@ -215,7 +215,7 @@ def build(table: CompareTable, aggregates: list[Aggregate]) -> CompareTable:
     return table
 
 
-def _replace(cell: Cell, **changes: object) -> Cell:
+def _replace(cell: Cell, **changes: Any) -> Cell:
     from dataclasses import replace
 
     return replace(cell, **changes)

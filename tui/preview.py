@@ -56,17 +56,17 @@ def preview(exp: Experiment, runs_root: Path) -> Preview:
         else:
             todo.append(run)
     history = past_seconds(runs_root, {m.id for m in exp.models})
-    estimate: float | None = 0.0
+    total = 0.0
+    unknown = False  # a run to do whose model has no finished run to go by
     for run in todo:
         past = history.get((run.model.id, run.is_dense)) or history.get(
             (run.model.id, not run.is_dense)
         )
         if not past:
-            estimate = None
+            unknown = True
             break
-        estimate += mean(past)
-    if not todo:
-        estimate = 0.0
+        total += mean(past)
+    estimate = None if unknown else total
     return Preview(
         runs=len(runs),
         done=done,

@@ -53,7 +53,7 @@ def scale_colour(rank: int | None, size: int) -> str | None:
 
 def cell_style(table: Any, cell: Any, column: str) -> Style:
     """The one styling of a grid cell: scale colour by rank, best bold, diagonal background."""
-    if cell.row == "dense" or cell.rank is None:
+    if cell.row == "dense":
         style = DENSE_STYLE
     else:
         colour = scale_colour(cell.rank, table.column_size(column))

@@ -85,7 +85,7 @@ class PerplexityResult:
             "truncated": self.truncated,
             "nll_sum": self.nll_sum,
         }
-        base = {"kind": "perplexity", "task": "perplexity", "subtask": corpus_name}
+        base: dict[str, Any] = {"kind": "perplexity", "task": "perplexity", "subtask": corpus_name}
         base |= {"language": language, "stderr": None}
         return [
             {**base, "metric": "ppl", "value": self.ppl, "n": self.tokens, "extra": extra},

@@ -38,7 +38,7 @@ class DenseSnapshot:
 
 def _state(model: nn.Module) -> dict[str, torch.Tensor]:
     # named_parameters drops duplicates, so a tied lm_head/embedding is stored once
-    out = {f"param:{k}": p for k, p in model.named_parameters()}
+    out: dict[str, torch.Tensor] = {f"param:{k}": p for k, p in model.named_parameters()}
     out.update({f"buffer:{k}": b for k, b in model.named_buffers()})
     return out
 

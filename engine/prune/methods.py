@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -167,4 +168,8 @@ def sparsegpt(
         w.data.copy_(W[r0:r1])
 
 
-METHODS = {"magnitude": magnitude, "wanda": wanda, "sparsegpt": sparsegpt}
+METHODS: dict[str, Callable[..., None]] = {
+    "magnitude": magnitude,
+    "wanda": wanda,
+    "sparsegpt": sparsegpt,
+}

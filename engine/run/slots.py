@@ -109,7 +109,7 @@ def plan_batches(
                 progressed = True
         if not progressed:
             break
-    batches = []
+    batches: list[list[str]] = []
     for model in order:
         n = share[model]
         if not n:
