@@ -23,6 +23,6 @@ done
 cd "$tree"  # both tools put the working directory first on the import path
 case "${1:-}" in
     imports) exec "$venv/bin/lint-imports" --no-cache "$root/pyproject.toml" ;;
-    types) exec "$venv/bin/mypy" --config-file "$root/pyproject.toml" -p langprune ;;
+    types) exec "$venv/bin/mypy" --config-file "$root/pyproject.toml" --cache-dir "$root/.mypy_cache" -p langprune ;;
     *) echo "usage: ci/checks.sh imports|types" >&2; exit 2 ;;
 esac

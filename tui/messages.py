@@ -12,7 +12,7 @@ from textual.message import Message
 class RunsPolled(Message):
     """A fresh reading of every run directory (runs screen)."""
 
-    rows: list[Any]  # list[runstate.RunRow]
+    rows: list[Any]  # list[store.records.RunRecord]
     filter_error: str | None = None
 
 

@@ -188,7 +188,7 @@ def load_gguf(path: Path, dtype: torch.dtype, workspace: Path | None) -> tuple[A
     # the dequantized weights are ordinary tensors; save_pretrained refuses while this is set
     if getattr(model.config, "quantization_config", None) is not None:
         del model.config.quantization_config
-    model.hf_quantizer = None
+    model.hf_quantizer = None  # type: ignore[assignment]  # nn.Module types unknown attributes as Tensor | Module
     if cache is not None:
         _save_cache(model, tokenizer, cache, path)
     return model, tokenizer

@@ -124,6 +124,7 @@ def execute(
             from langprune.engine.data.calibration import sample_calibration
 
             assert run.corpus is not None and run.calibration_language is not None
+            assert run.nsamples is not None and run.seqlen is not None and run.seed is not None
             # Magnitude pruning looks at the weights only: no calibration text to draw.
             calib_ids = (
                 None
@@ -177,6 +178,7 @@ def execute(
             from langprune.engine.eval.perplexity import evaluate_perplexity
 
             corpus = ctx.corpus(ev.corpus)
+            assert ev.seqlen is not None  # resolved_evaluation always sets it
             for lang in ev.languages:
                 texts = corpus.documents(lang, "heldout")
                 res = evaluate_perplexity(

@@ -20,6 +20,7 @@ import sys
 import time
 import uuid
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from types import FrameType
 
@@ -53,7 +54,7 @@ def _model_key(rd: RunDir) -> str:
     return json.dumps({k: v for k, v in model.items() if k != "label"}, sort_keys=True)
 
 
-def pending_runs(workspace: Path, exclude: set[str] = frozenset()) -> list[tuple[str, str]]:
+def pending_runs(workspace: Path, exclude: AbstractSet[str] = frozenset()) -> list[tuple[str, str]]:
     """Queued local runs not handed to a worker yet, oldest first: (run id, model key)."""
     found = []
     for rd in iter_run_dirs(runs_dir(workspace)):

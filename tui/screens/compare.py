@@ -23,6 +23,13 @@ from langprune.tui.screens.base import LangpruneScreen
 
 ANY = "(any)"
 FILTERS = ("model", "method", "sparsity", "task")
+
+
+def _extra(filters: dict[str, str | None]) -> dict[str, Any]:
+    """The filters beyond FILTERS (chosen automatically), as keyword arguments of compare."""
+    return {k: v for k, v in filters.items() if k not in FILTERS}
+
+
 DELTAS = (None, "abs", "rel")
 # bits per byte first: unlike token perplexity it compares across tokenizers and scripts
 PREFERRED_METRICS = ("bpb", "ppl", "acc", "acc_norm")
@@ -121,7 +128,7 @@ class CompareScreen(LangpruneScreen[None]):
                     task=filters["task"],
                     delta=delta,  # type: ignore[arg-type]  # self.delta only ever holds None, "abs" or "rel"
                     refresh=not auto,
-                    **{k: v for k, v in filters.items() if k not in FILTERS},  # auto-chosen
+                    **_extra(filters),  # auto-chosen
                 )
                 break
             except AmbiguousComparison as exc:
@@ -172,7 +179,7 @@ class CompareScreen(LangpruneScreen[None]):
                     sparsity=level,
                     task=filters["task"],
                     refresh=False,
-                    **{k: v for k, v in filters.items() if k not in FILTERS},
+                    **_extra(filters),
                 )
             except ValueError:
                 continue
@@ -319,7 +326,7 @@ class CompareScreen(LangpruneScreen[None]):
         found = self.query("#compare-plot")
         if not found:
             return
-        widget = found.first()
+        widget: Any = found.first()  # a textual_plotext PlotextPlot, imported only to plot
         plt = widget.plt
         plt.clear_data()
         plt.clear_figure()

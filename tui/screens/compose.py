@@ -14,6 +14,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.timer import Timer
 from textual.widgets import (
     Button,
     Checkbox,
@@ -56,7 +57,7 @@ class ComposeScreen(LangpruneScreen[None]):
         self.generation = 0
         self.valid: Any | None = None  # the validated Experiment
         self.base: dict[str, Any] = {}
-        self._timer = None
+        self._timer: Timer | None = None
         self._loading = False
 
     # ---- layout ----
