@@ -146,7 +146,8 @@ def compare(
     Only done runs give values; each pruned cell (`runs.cell_id`) counts once per column, its most
     recently finished run's value winning, so `n` is the number of distinct seeds. `experiment`
     restricts to one experiment (the dense baseline included). `baseline` is what deltas are
-    against: 'dense' (default) or a calibration row such as 'en'.
+    against: 'dense' (default), 'calib' (English when the table has an 'en' row, else its first
+    single calibration language: the paper's comparison) or a calibration row such as 'de'.
     """
     if delta not in (None, "abs", "rel"):
         raise StoreError(f"delta must be 'abs' or 'rel', not {delta!r}")
@@ -253,7 +254,7 @@ def compare(
         if len(values) == 1 and getattr(table, name) is None:
             setattr(table, name, values.pop())
     table.experiment = experiment
-    table.baseline = baseline or DENSE_ROW
+    table.baseline = _resolve_baseline(baseline, {f[7] for f in found})
     done_rows = {f[7] for f in found}
     for row, run_state, run_id in pending_rows:
         if row in done_rows and run_state in ("queued", "running"):
@@ -271,6 +272,16 @@ def compare(
         for f in found
     ]  # fmt: skip
     return build(table, aggregates)
+
+
+def _resolve_baseline(baseline: str | None, rows: set[str]) -> str:
+    """'calib' -> 'en' when present, else the first single-language row; anything else as is."""
+    if baseline != "calib":
+        return baseline or DENSE_ROW
+    singles = sorted(r for r in rows if r not in (DENSE_ROW, NO_CALIBRATION) and "+" not in r)
+    if not singles:
+        raise StoreError("--baseline calib: no calibration-language row has done values here")
+    return "en" if "en" in singles else singles[0]
 
 
 def _check_values(
