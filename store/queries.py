@@ -14,6 +14,7 @@ group (task, or perplexity corpus), only dense runs evaluated as the pruned runs
 from __future__ import annotations
 
 import difflib
+import statistics
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -266,11 +267,14 @@ def compare(
             f"{', '.join(sorted(done_rows)) or 'none'})"
         )
     aggregates = [
-        Aggregate(row=f[7], task=f[8], language=f[9], mean=f[10], std=f[11], n=int(f[12]),
+        Aggregate(row=f[7], task=f[8], language=f[9], mean=statistics.fmean(f[13]),
+                  std=statistics.stdev(f[13]) if len(f[13]) > 1 else None, n=int(f[12]),
                   values=tuple(f[13]), seeds=tuple(f[14]), stderrs=tuple(f[15]),
                   cell_ids=tuple(dict.fromkeys(f[16])))
         for f in found
     ]  # fmt: skip
+    # mean and std in Python, over the values in seed order: the same bits on every query
+    # (DuckDB's parallel sums may differ in the last digit between two identical queries)
     return build(table, aggregates)
 
 
