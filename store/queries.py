@@ -50,7 +50,7 @@ __all__ = [
 RUN_LIST_COLUMNS = (
     "id", "experiment", "model", "method", "sparsity", "calibration_language", "corpus", "seed",
     "nsamples", "seqlen", "state", "achieved_sparsity", "n_metrics", "host", "device",
-    "queued_at", "started_at", "finished_at", "updated_at", "seconds_total", "error",
+    "queued_at", "started_at", "finished_at", "updated_at", "seconds_total", "error", "cell_id",
 )  # fmt: skip
 
 # The grid order: per experiment and model, the dense baseline first, then the pruned cells.
