@@ -146,7 +146,8 @@ def compare(
 
     Only done runs give values; each pruned cell (`runs.cell_id`) counts once per column, its most
     recently finished run's value winning, so `n` is the number of distinct seeds. `experiment`
-    restricts to one experiment (the dense baseline included). `baseline` is what deltas are
+    restricts the pruned runs to one experiment (the dense baseline is matched by model and
+    evaluation settings, since a stored one is reused across experiments). `baseline` is what deltas are
     against: 'dense' (default), 'calib' (English when the table has an 'en' row, else its first
     single calibration language: the paper's comparison) or a calibration row such as 'de'.
     """
@@ -163,7 +164,9 @@ def compare(
     params: list[Any] = [metric]
     experiment_sql = "TRUE"
     if experiment is not None:
-        experiment_sql = "r.experiment = ?"
+        # the dense baseline is shared: a stored one is reused by later experiments (its run dir
+        # names the first), so it is matched by model and evaluation settings, as always
+        experiment_sql = "(r.method = 'dense' OR r.experiment = ?)"
         params.append(experiment)
     pending_params: list[Any] = list(params[1:])
     task_sql = "TRUE"
