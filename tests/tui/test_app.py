@@ -93,14 +93,14 @@ async def test_compose_preview_and_save_preset(fake_ws: Path) -> None:
         screen = app.screen
         await _fill_small_grid(pilot, screen)
         preview = str(screen.query_one("#preview").render())
-        assert "5 runs" in preview  # dense + 2 methods x 2 languages
+        assert "4 runs" in preview  # dense + magnitude once + wanda x 2 languages
         assert "device time" in preview
         await pilot.press("ctrl+s")
         path = fake_ws / "presets" / "tui-small.toml"
         await wait_for(pilot, path.exists)
         saved = presets.load(str(path))
         assert saved == form.validate(form.to_dict(screen.values()))[0]
-        assert len(saved.runs()) == 5
+        assert len(saved.runs()) == 4
 
 
 async def test_compose_offers_only_task_families_of_the_languages(fake_ws: Path) -> None:
