@@ -20,6 +20,7 @@ from typing import Any
 
 from langprune.engine.run import registry
 from langprune.engine.run.registry import pid_alive, try_lock
+from langprune.errors import RunnerError
 from langprune.store.rundir import FINAL_STATES, RunDir, create, iter_run_dirs, write_json_atomic
 from langprune.workspace import runs_dir
 
@@ -89,7 +90,9 @@ def launch(
 
     executor = executor or experiment.runner.executor
     if executor not in ("local", "slurm"):
-        raise ValueError(f"executor {executor!r} is unknown (allowed: local, slurm)")
+        raise RunnerError(
+            f"executor {executor!r} is unknown (allowed: local, slurm)", "use --executor local"
+        )
     gpus = experiment.runner.gpus if gpus is None else gpus
     slots_per_gpu = slots_per_gpu or experiment.runner.slots_per_gpu
     if executor == "local":  # refuse a bad --gpus before anything is written
@@ -101,9 +104,9 @@ def launch(
         from langprune.engine.run.slurm import resolve_params
 
         if not shutil.which("sbatch"):
-            raise ValueError(
-                "executor slurm: sbatch is not on PATH here (run from a Slurm login node, or use "
-                "--executor local)"
+            raise RunnerError(
+                "executor slurm: sbatch is not on PATH here",
+                "run from a Slurm login node, or use --executor local",
             )
 
         slurm_params = resolve_params(experiment.runner.slurm, slurm or {})
@@ -167,7 +170,10 @@ def find_runs(workspace: Path, run_ids: Iterable[str] | None) -> list[RunDir]:
         if not rd.exists():
             matches = [r for r in iter_run_dirs(root) if r.id.startswith(rid)]
             if len(matches) != 1:
-                raise ValueError(f"run {rid!r}: {'ambiguous prefix' if matches else 'no such run'}")
+                raise RunnerError(
+                    f"run {rid!r}: {'ambiguous prefix' if matches else 'no such run'}",
+                    "give more characters of the id (langprune status lists them)",
+                )
             rd = matches[0]
         out.append(rd)
     return out
@@ -262,7 +268,9 @@ def retry(
     for rd in chosen.values():
         status = rd.status()
         if _is_active(rd, status):
-            raise ValueError(f"run {rd.id} is running: cancel it first")
+            raise RunnerError(
+                f"run {rd.id} is running", f"cancel it first: langprune cancel {rd.id}"
+            )
         executor = status.get("executor") or "local"
         if executor == "slurm":
             slurm_params = slurm_params or dict(status.get("slurm") or {})

@@ -19,6 +19,7 @@ from typing import Any
 import submitit
 
 from langprune.engine.run.registry import runner_dir
+from langprune.errors import RunnerError
 from langprune.store.rundir import RunDir
 from langprune.workspace import runs_dir
 
@@ -41,7 +42,7 @@ def resolve_params(spec: Any, overrides: dict[str, Any]) -> dict[str, Any]:
     params = spec.model_dump(mode="json") if hasattr(spec, "model_dump") else dict(spec)
     for key, value in overrides.items():
         if key not in FIELDS:
-            raise ValueError(f"slurm option {key!r} is unknown (allowed: {', '.join(FIELDS)})")
+            raise RunnerError(f"slurm option {key!r} is unknown (allowed: {', '.join(FIELDS)})")
         if value is None:
             continue
         if key == "extra":
@@ -58,7 +59,10 @@ def time_minutes(value: str | int) -> int:
         return value
     m = re.fullmatch(r"(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?", value.strip())
     if not m:
-        raise ValueError(f"slurm time {value!r} is not a Slurm time limit (e.g. 12:00:00, 1-00:00)")
+        raise RunnerError(
+            f"slurm time {value!r} is not a Slurm time limit",
+            "write it as minutes, HH:MM:SS or D-HH:MM, e.g. 12:00:00 or 1-00:00",
+        )
     days, a, b, c = m.groups()
     parts = [int(x) for x in (a, b, c) if x is not None]
     if days is not None:  # D-HH, D-HH:MM, D-HH:MM:SS

@@ -83,19 +83,15 @@ def run(
         "mem_gb": mem_gb,
         "extra": _parse_extra(slurm_opt) or None,
     }
-    try:
-        result = launch(
-            exp,
-            ws,
-            force=force,
-            executor=executor,
-            gpus=gpus,
-            slots_per_gpu=slots_per_gpu,
-            slurm=overrides,
-        )
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise typer.Exit(2) from None
+    result = launch(
+        exp,
+        ws,
+        force=force,
+        executor=executor,
+        gpus=gpus,
+        slots_per_gpu=slots_per_gpu,
+        slurm=overrides,
+    )
     out = console()
     out.print(
         f"{exp.name}: {len(result.queued)} queued, {len(result.skipped)} skipped (done or running) "
@@ -287,11 +283,7 @@ def logs(
     from langprune.engine.run.launcher import find_runs
 
     ws = state(ctx).workspace()
-    try:
-        (rd,) = find_runs(ws, [run_id])
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise typer.Exit(2) from None
+    (rd,) = find_runs(ws, [run_id])
     paths = [rd.log]
     job = rd.status().get("job_id")
     if job:
@@ -341,11 +333,7 @@ def cancel(
         print("error: name runs to cancel, or --all", file=sys.stderr)
         raise typer.Exit(2)
     ws = state(ctx).workspace()
-    try:
-        outcome = do_cancel(ws, None if all_ else run_ids)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise typer.Exit(2) from None
+    outcome = do_cancel(ws, None if all_ else run_ids)
     for rid, what in outcome.items():
         typer.echo(f"{rid}: {what}")
     if not outcome:
@@ -361,11 +349,7 @@ def retry(
     from langprune.engine.run.launcher import retry as do_retry
 
     ws = state(ctx).workspace()
-    try:
-        queued = do_retry(ws, run_ids or None, failed=failed)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise typer.Exit(2) from None
+    queued = do_retry(ws, run_ids or None, failed=failed)
     typer.echo(f"queued again: {' '.join(queued) if queued else 'nothing'}")
 
 
