@@ -30,6 +30,7 @@ import duckdb
 
 from langprune.store import rundir
 from langprune.store.db import connect, file_lock, lock_path
+from langprune.vocab import model_display_name, sparsity_fraction
 from langprune.workspace import db_path as default_db_path
 from langprune.workspace import runs_dir
 
@@ -147,18 +148,6 @@ def corpus_label(corpus: dict[str, Any] | None) -> str | None:
     return f"{source}:{name}" if name else source
 
 
-def sparsity_fraction(sparsity: str | None) -> float | None:
-    if not sparsity:
-        return None
-    try:
-        if ":" in sparsity:
-            n, m = sparsity.split(":")
-            return int(n) / int(m)
-        return float(sparsity)
-    except (ValueError, ZeroDivisionError):
-        return None
-
-
 def _corpus_text(corpus: dict[str, Any] | None) -> str:
     """corpus_label, plus any option the label leaves out (so different corpora never match)."""
     label = corpus_label(corpus) or "?"
@@ -209,7 +198,7 @@ def run_row(run_id: str, spec: dict[str, Any], status: dict[str, Any], n_metrics
     row = {
         "id": run_id,
         "experiment": _str(spec.get("experiment")),
-        "model": model.get("label") or model_id.rsplit("/", 1)[-1].removeprefix("random:"),
+        "model": model_display_name(model),
         "model_id": model_id,
         "method": _str(spec.get("method")),
         "sparsity": _str(spec.get("sparsity")),

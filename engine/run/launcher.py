@@ -21,7 +21,8 @@ from typing import Any
 from langprune.engine.run import registry
 from langprune.engine.run.registry import pid_alive, try_lock
 from langprune.errors import RunnerError
-from langprune.store.rundir import FINAL_STATES, RunDir, create, iter_run_dirs, write_json_atomic
+from langprune.store.rundir import RunDir, create, iter_run_dirs, write_json_atomic
+from langprune.vocab import FINAL_STATES
 from langprune.workspace import runs_dir
 
 # A heartbeat older than this (with a free lock) means the worker is gone even when its pid cannot
