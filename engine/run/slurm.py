@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -155,36 +154,3 @@ def available() -> bool:
     except (OSError, subprocess.SubprocessError):
         return False
     return out.returncode == 0 and bool(out.stdout.strip())
-
-
-def jobs_alive(job_ids: Iterable[str]) -> dict[str, bool]:
-    """Job id -> still known to Slurm's queue (pending, running, requeued, completing).
-
-    {} when Slurm cannot be asked from here (no squeue, controller down): callers must then not
-    conclude anything.
-    """
-    ids = set(job_ids)
-    if not ids or not shutil.which("squeue"):
-        return {}
-    try:
-        out = subprocess.run(
-            ["squeue", "-h", "-r", "-o", "%i|%T"], capture_output=True, text=True, timeout=20
-        )
-    except (OSError, subprocess.SubprocessError):
-        return {}
-    if out.returncode != 0:
-        return {}
-    queued = {line.split("|")[0].strip() for line in out.stdout.splitlines() if line.strip()}
-    return {j: j in queued for j in ids}
-
-
-def scancel(job_ids: Iterable[str]) -> None:
-    ids = sorted(set(job_ids))
-    if ids and shutil.which("scancel"):
-        subprocess.run(["scancel", *ids], capture_output=True, timeout=30)
-
-
-def log_files(workspace: Path, job_id: str) -> list[Path]:
-    """submitit's stdout/stderr of a job: <slurm>/<job id>/<job id>_<task>_log.{out,err}."""
-    folder = runner_dir(workspace) / "slurm" / job_id
-    return sorted(folder.glob(f"{job_id}_*_log.*"))

@@ -117,8 +117,9 @@ def run(
 def _refresh(ws: Path) -> None:
     """Mark vanished workers' runs and bring the store up to date (both cheap when nothing changed)."""
     from langprune.engine.run import registry
-    from langprune.engine.run.launcher import ensure_scheduler, refresh_lost
+    from langprune.engine.run.launcher import ensure_scheduler
     from langprune.engine.run.scheduler import pending_runs
+    from langprune.engine.run.state import refresh_lost
     from langprune.store.ingest import ingest
 
     refresh_lost(ws)
@@ -215,7 +216,7 @@ def follow(ws: Path, run_ids: list[str] | None) -> None:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from langprune.engine.run import monitor
-    from langprune.engine.run.launcher import refresh_lost
+    from langprune.engine.run.state import refresh_lost
 
     out = console()
     follow_all = run_ids is None
@@ -287,7 +288,7 @@ def logs(
     paths = [rd.log]
     job = rd.status().get("job_id")
     if job:
-        from langprune.engine.run.slurm import log_files
+        from langprune.engine.run.state import log_files
 
         paths += log_files(ws, str(job))
     offsets = {p: 0 for p in paths}
