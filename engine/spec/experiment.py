@@ -5,13 +5,12 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from langprune.engine.spec.languages import check_code, parse_calibration_language
-from langprune.engine.spec.tasks import TASK_FAMILIES
+from langprune.engine.spec.tasks import task_index
 from langprune.vocab import DENSE, canonical_sparsity
 
 CORPUS_SOURCES = ("hf", "files", "handbook", "synthetic")
@@ -188,11 +187,13 @@ class Experiment(Strict):
     @model_validator(mode="after")
     def _tasks_exist(self) -> Experiment:
         problems = []
-        local = set(local_task_names(self.evaluation.task_paths))
+        if not self.evaluation.tasks:
+            return self
+        index = task_index(self.evaluation.task_paths)
         for i, task in enumerate(self.evaluation.tasks):
-            if task.family in TASK_FAMILIES or task.family in local:
+            if index.knows(task.family):
                 continue
-            known = ", ".join(sorted(TASK_FAMILIES))
+            known = ", ".join(index.allowed())
             problems.append(
                 f"evaluation.tasks[{i}].family: unknown task family {task.family!r} "
                 f"(allowed: {known}, or a task defined in evaluation.task_paths)"
@@ -221,20 +222,6 @@ class Experiment(Strict):
                     )
                 )
         return out
-
-
-def local_task_names(paths: list[str]) -> list[str]:
-    """Task and group names declared by lm-eval YAML files under the given folders (no lm_eval)."""
-    from pathlib import Path
-
-    names = []
-    for folder in paths:
-        for yaml_file in sorted(Path(folder).expanduser().glob("**/*.yaml")):
-            for line in yaml_file.read_text(encoding="utf-8").splitlines():
-                m = re.match(r"^(task|group):\s*['\"]?([\w.-]+)", line)
-                if m:
-                    names.append(m.group(2))
-    return names
 
 
 def resolved_evaluation(ev: EvaluationSpec, cal: CalibrationSpec) -> EvaluationSpec:
