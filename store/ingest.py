@@ -109,16 +109,6 @@ def scan(runs_root: Path, known: dict[str, str] | None = None) -> dict[str, _See
         metrics, metrics_mtime = _sig(base + "metrics.jsonl")
         seen[name] = _Seen(spec, status, metrics, status_mtime, metrics_mtime)
     return seen
-    for entry in entries:
-        if entry.name.startswith(".") or not entry.is_dir():
-            continue
-        spec, _ = _sig(os.path.join(entry.path, "spec.json"))
-        if not spec:
-            continue
-        status, status_mtime = _sig(os.path.join(entry.path, "status.json"))
-        metrics, metrics_mtime = _sig(os.path.join(entry.path, "metrics.jsonl"))
-        seen[entry.name] = _Seen(spec, status, metrics, status_mtime, metrics_mtime)
-    return seen
 
 
 def _float(value: Any) -> float | None:
