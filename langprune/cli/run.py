@@ -10,6 +10,7 @@ from typing import Any
 import typer
 
 from langprune.cli.common import console, state
+from langprune.vocab import FINAL_STATES
 
 ACTIVE_COLORS = {
     "queued": "cyan",
@@ -315,7 +316,7 @@ def logs(
         while True:
             time.sleep(0.5)
             pump()
-            if rd.state() in ("done", "failed", "cancelled") and not rd.is_locked():
+            if rd.state() in FINAL_STATES and not rd.is_locked():
                 pump()
                 return
     except KeyboardInterrupt:
