@@ -35,6 +35,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from langprune.vocab import is_mix, mix_parts
+
 DENSE_ROW = "dense"
 NO_CALIBRATION = "(no calibration)"
 Delta = Literal["abs", "rel"]
@@ -215,7 +217,7 @@ def _row_order(row: str) -> tuple[int, str]:
         return (0, "")
     if row == NO_CALIBRATION:
         return (3, row)
-    return (2 if "+" in row else 1, row)
+    return (2 if is_mix(row) else 1, row)
 
 
 def _mean(values: Iterable[float | None]) -> float | None:
@@ -285,7 +287,7 @@ def build(table: CompareTable, aggregates: list[Aggregate]) -> CompareTable:
             row=a.row, column=column, task=a.task, language=a.language, mean=a.mean,
             std=a.std, n=a.n, values=a.values, seeds=a.seeds, delta_abs=delta_abs,
             delta_rel=delta_rel, stderrs=a.stderrs, cell_ids=a.cell_ids,
-            diagonal=a.row not in (DENSE_ROW, NO_CALIBRATION) and a.language in a.row.split("+"),
+            diagonal=a.row not in (DENSE_ROW, NO_CALIBRATION) and a.language in mix_parts(a.row),
         )  # fmt: skip
     sign = -1.0 if table.higher_is_better else 1.0
     for column in table.columns:

@@ -65,9 +65,10 @@ def test_one_cell_counted_once_and_only_done_runs(workspace: Path) -> None:
     assert all(t.cell("sw", c) is None and t.status("sw", c) == "failed" for c in t.columns)
     notes = "\n".join(t.footnotes())
     assert all(rid in notes for rid in failed["sw"] + failed["de"])
-    # one experiment only: wide's sw column disappears
+    # one experiment only: no pruned value in wide's sw column (the shared dense baseline stays)
     known = compare(workspace, "ppl", experiment="known")
-    assert known.columns == ["de", "en"] and known.cell("en", "de").n == 2
+    assert known.cell("en", "sw") is None and known.cell("de", "sw") is None
+    assert known.cell("en", "de").n == 2 and known.cell("dense", "en").mean == 8.0
     with pytest.raises(StoreError, match="did you mean 'known'"):
         compare(workspace, "ppl", experiment="knwon")
 
