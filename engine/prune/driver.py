@@ -28,7 +28,14 @@ from langprune.engine.prune.layers import (
 from langprune.engine.prune.methods import METHODS, InputStats, Pattern
 
 Progress = Callable[..., None]
-UNSTRUCTURED_TOLERANCE = 0.001  # 0.1 percentage point
+UNSTRUCTURED_TOLERANCE = 0.001  # 0.1 percentage point below the target
+# Above the target: the reference rule (`score <= threshold`) removes every weight tied with the
+# threshold, which in bf16/fp16 can be a few thousand per matrix; far more is a bug.
+UNSTRUCTURED_OVERSHOOT = 0.02
+
+
+def _unstructured_miss(fraction: float, target: float) -> bool:
+    return fraction < target - UNSTRUCTURED_TOLERANCE or fraction > target + UNSTRUCTURED_OVERSHOOT
 
 
 class SparsityError(RuntimeError):
@@ -152,7 +159,7 @@ def prune_model(
                 **extra,
             )
     overall = zeros / total
-    if not pattern.structured and abs(overall - pattern.fraction) > UNSTRUCTURED_TOLERANCE:
+    if not pattern.structured and _unstructured_miss(overall, pattern.fraction):
         raise SparsityError(
             f"overall sparsity {overall:.4%} misses the requested {pattern.fraction:.2%}"
         )
@@ -240,7 +247,8 @@ def _run_layer(layer: nn.Module, index: int, inputs: LayerInputs, mb: int) -> No
 
 
 def check_matrix(where: str, weight: torch.Tensor, p: Pattern) -> int:
-    """Count zeros; raise SparsityError on an unstructured miss > 0.1 pp or any violated N:M group."""
+    """Count zeros; raise SparsityError on an unstructured miss (0.1 pp below the target, or more than
+    2 pp above: ties at the threshold may add a few) or on any violated N:M group."""
     w = weight.detach()
     zeros = int((w == 0).sum())
     if p.structured:
@@ -250,7 +258,7 @@ def check_matrix(where: str, weight: torch.Tensor, p: Pattern) -> int:
             raise SparsityError(
                 f"{where}: {bad} groups of {p.m} inputs have fewer than {p.n} zeros"
             )
-    elif abs(zeros / w.numel() - p.fraction) > UNSTRUCTURED_TOLERANCE:
+    elif _unstructured_miss(zeros / w.numel(), p.fraction):
         raise SparsityError(
             f"{where}: sparsity {zeros / w.numel():.4%} misses the requested {p.fraction:.2%}"
         )
