@@ -131,6 +131,7 @@ def execute(
 
             assert run.corpus is not None and run.calibration_language is not None
             # Magnitude pruning looks at the weights only: no calibration text to draw.
+            calib_info: dict[str, Any] = {}  # how the samples were drawn, kept in the status
             calib_ids = (
                 None
                 if run.method == "magnitude"
@@ -141,11 +142,12 @@ def execute(
                     run.nsamples,
                     run.seqlen,
                     run.seed,
+                    info=calib_info,
                 )
             )
             progress(stage="calibration", step=1, total=1, language=run.calibration_language)
             seconds["calibration"] = time.time() - t0
-            _mark(rd, "calibration", seconds=seconds)
+            _mark(rd, "calibration", seconds=seconds, calibration_samples=calib_info or None)
 
             from langprune.engine.prune.driver import prune_model
 

@@ -252,7 +252,7 @@ def test_samples_come_only_from_calibration_documents(tok, tmp_path: Path) -> No
     corpus = get_corpus(CorpusSpec(source="files", options={"path": str(tmp_path)}))
     cal, held = corpus.documents("en", "calibration"), corpus.documents("en", "heldout")
     for row in sample_calibration(corpus, tok, "en", 16, 100, seed=0):
-        window = tok.decode(row)
+        window = tok.decode(row, skip_special_tokens=True)
         assert any(window in d for d in cal)
         assert not any(window in d for d in held)
 
@@ -262,9 +262,49 @@ def test_short_documents_are_concatenated(tok, tmp_path: Path) -> None:
     docs = [f"short document number {i:04d} in english." for i in range(200)]
     (tmp_path / "en.txt").write_text("\n\n".join(docs), encoding="utf-8")
     corpus = get_corpus(CorpusSpec(source="files", options={"path": str(tmp_path)}))
-    x = sample_calibration(corpus, tok, "en", 8, 128, seed=0)
+    info: dict = {}
+    x = sample_calibration(corpus, tok, "en", 8, 128, seed=0, info=info)
     text = tok.decode(x[0])
     assert "\n\n" in text and "short document number" in text
+    drawn = info["languages"]["en"]
+    assert drawn["source"] == "concatenated" and drawn["samples"] == 8
+    assert drawn["documents"] == drawn["long_enough"] > 1 and info["special_tokens"] is True
+    cal = corpus.documents("en", "calibration")
+    assert drawn["documents"] < len(cal)  # chunks of several documents
+
+
+def reference_get_c4(docs: list[str], tokenizer, nsamples: int, seqlen: int, seed: int):
+    """The loop of locuslab/wanda lib/data.py get_c4 (and SparseGPT datautils), written out."""
+    import random
+
+    random.seed(seed)
+    rows = []
+    for _ in range(nsamples):
+        while True:
+            i = random.randint(0, len(docs) - 1)
+            enc = tokenizer(docs[i], return_tensors="pt")
+            if enc.input_ids.shape[1] > seqlen:
+                break
+        i = random.randint(0, enc.input_ids.shape[1] - seqlen - 1)
+        rows.append(enc.input_ids[:, i : i + seqlen])
+    return torch.cat(rows)
+
+
+def test_windows_are_token_identical_to_the_reference_loop(tok, tmp_path: Path) -> None:
+    # documents of mixed lengths, some shorter than seqlen, so the reference's retry loop runs
+    docs = [" ".join(f"w{d}x{i}" for i in range(5 + 7 * (d % 9))) for d in range(60)]
+    (tmp_path / "en.txt").write_text("\n\n".join(docs), encoding="utf-8")
+    corpus = get_corpus(CorpusSpec(source="files", options={"path": str(tmp_path)}))
+    cal = corpus.documents("en", "calibration")
+    for seed in (0, 1, 7):
+        info: dict = {}
+        got = sample_calibration(corpus, tok, "en", 12, 96, seed=seed, info=info)
+        assert torch.equal(got, reference_get_c4(cal, tok, 12, 96, seed))
+        assert info["languages"]["en"]["source"] == "documents"
+        assert info["languages"]["en"]["documents"] == len(cal)
+    # windows drawn at a document's start begin with BOS, as the tokenizer adds it
+    got = sample_calibration(corpus, tok, "en", 64, 96, seed=0)
+    assert (got[:, 0] == tok.bos_token_id).any() and (got[:, 1:] != tok.bos_token_id).all()
 
 
 def test_too_little_text_is_a_clear_error(tok, tmp_path: Path) -> None:
