@@ -186,7 +186,8 @@ def execute(
 
             corpus = ctx.corpus(ev.corpus)
             for lang in ev.languages:
-                texts = corpus.documents(lang, "heldout")
+                # parallel corpora: the same held-out documents in every evaluated language
+                texts = corpus.heldout_documents(lang, ev.languages)
                 res = evaluate_perplexity(
                     model,
                     tokenizer,

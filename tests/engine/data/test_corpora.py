@@ -314,3 +314,79 @@ def test_too_little_text_is_a_clear_error(tok, tmp_path: Path) -> None:
         sample_calibration(corpus, tok, "sw", 128, 2048, seed=0)
     msg = str(err.value)
     assert "'sw'" in msg and "files:" in msg and "characters" in msg and "262,144" in msg
+
+
+# ------------------------------------------------------------------------- parallel splits
+
+
+def parallel_files(tmp_path: Path, langs=("en", "de", "fr"), n: int = 60) -> Path:
+    """Document i of every language is the translation of the same page i (tagged p<i>)."""
+    for lang in langs:
+        docs = [
+            f"p{i:03d} {lang} " + " ".join(f"{lang}{i}w{j}" for j in range(8)) for i in range(n)
+        ]
+        if lang == "fr":
+            docs[5] = ""  # a page missing in one language
+        (tmp_path / f"{lang}.jsonl").write_text(
+            "".join(
+                json.dumps({"text": d, "page": f"p{i:03d}"}) + "\n" for i, d in enumerate(docs)
+            ),
+            encoding="utf-8",
+        )
+    return tmp_path
+
+
+def page_ids(docs: list[str]) -> set[str]:
+    return {d.split()[0] for d in docs}
+
+
+@pytest.mark.parametrize("id_field", [None, "page"])
+def test_parallel_files_hold_out_the_same_pages_everywhere(tmp_path: Path, id_field) -> None:
+    options = {"path": str(parallel_files(tmp_path)), "parallel": True, "heldout_fraction": 0.2}
+    if id_field:
+        options["id_field"] = id_field
+    corpus = get_corpus(CorpusSpec(source="files", options=options))
+    held = {lang: page_ids(corpus.documents(lang, "heldout")) for lang in ("en", "de", "fr")}
+    cal = {lang: page_ids(corpus.documents(lang, "calibration")) for lang in ("en", "de", "fr")}
+    assert held["en"] and len(held["en"]) < 60
+    for a in held:
+        for b in cal:
+            assert not held[a] & cal[b], (a, b)  # no translation of a held-out page calibrates
+    # evaluation: the same pages in every language (p005 is missing in fr)
+    among = ["en", "de", "fr"]
+    evaluated = {lang: page_ids(corpus.heldout_documents(lang, among)) for lang in among}
+    assert evaluated["en"] == evaluated["de"] == evaluated["fr"]
+    assert evaluated["en"] == held["en"] & held["fr"]
+
+
+def test_non_parallel_files_split_per_language(tmp_path: Path) -> None:
+    options = {"path": str(parallel_files(tmp_path)), "heldout_fraction": 0.2}
+    corpus = get_corpus(CorpusSpec(source="files", options=options))
+    held = {lang: page_ids(corpus.documents(lang, "heldout")) for lang in ("en", "de")}
+    assert held["en"] != held["de"]  # content hashes differ per language
+    for lang in ("en", "de"):
+        assert_disjoint(corpus, lang)
+        assert corpus.heldout_documents(lang, ["en", "de"]) == corpus.documents(lang, "heldout")
+
+
+def test_parallel_option_is_checked(tmp_path: Path) -> None:
+    with pytest.raises(CorpusError, match="parallel must be true or false"):
+        get_corpus(CorpusSpec(source="files", options={"path": str(tmp_path), "parallel": "yes"}))
+
+
+def test_handbook_pages_are_held_out_in_every_language(tmp_path: Path) -> None:
+    root = tmp_path / "hb"
+    for folder, word in (("en-US", "Chapter"), ("de-DE", "Kapitel"), ("fr-FR", "Chapitre")):
+        (root / folder).mkdir(parents=True)
+        for i in range(40):
+            html = f"<html><body><p>{word} {i} debian seite pagina number {i}.</p></body></html>"
+            (root / folder / f"page{i:02d}.html").write_text(html, encoding="utf-8")
+    corpus = get_corpus(CorpusSpec(source="handbook", options={"root": str(root)}))
+    assert corpus.parallel
+
+    def numbers(lang: str, part: str) -> set[str]:
+        return {d.split()[1] for d in corpus.documents(lang, part)}
+
+    held = {lang: numbers(lang, "heldout") for lang in ("en", "de", "fr")}
+    assert held["en"] == held["de"] == held["fr"] and held["en"]
+    assert not held["en"] & numbers("de", "calibration")
