@@ -80,6 +80,16 @@ class Corpus:
             common &= set(self._held_keys[other])
         return [d for d, k in zip(held, self._held_keys[lang], strict=True) if k in common]
 
+    def content_digest(self, languages: Sequence[str]) -> str:
+        """sha256 (16 hex) of the held-out text evaluated for `languages` (heldout_documents):
+        what a perplexity number depends on besides the model and the protocol."""
+        h = hashlib.sha256()
+        for lang in languages:
+            h.update(f"\0lang:{lang}\0".encode())
+            for doc in self.heldout_documents(lang, languages):
+                h.update(hashlib.sha256(doc.encode()).digest())
+        return h.hexdigest()[:16]
+
     def _parts(self, lang: str) -> dict[str, list[str]]:
         if not self.parallel:
             return _split(self._load(lang), self.heldout_fraction)

@@ -47,11 +47,9 @@ class ModelContext:
     corpora: dict[str, Any] = field(default_factory=dict)
 
     def corpus(self, spec: Any) -> Any:
-        from langprune.engine.data.corpora import get_corpus
-
         key = json.dumps(spec.model_dump(mode="json"), sort_keys=True)
         if key not in self.corpora:
-            self.corpora[key] = get_corpus(spec)
+            self.corpora[key] = shared_corpus(spec)
         return self.corpora[key]
 
     def ensure_dense(self) -> None:
@@ -261,14 +259,40 @@ def dense_cache(workspace: Path) -> Any:
     return DenseCache(workspace / "dense")
 
 
+_DIGESTS: dict[str, str | None] = {}  # per process: corpus text digests by corpus + languages
+_CORPORA: dict[str, Any] = {}  # per process: corpora read for a dense key, reused by the runs
+
+
+def shared_corpus(spec: Any) -> Any:
+    """The corpus of a spec, read once per process (dense keys and runs share it)."""
+    from langprune.engine.data.corpora import get_corpus
+
+    key = json.dumps(spec.model_dump(mode="json"), sort_keys=True)
+    if key not in _CORPORA:
+        _CORPORA[key] = get_corpus(spec)
+    return _CORPORA[key]
+
+
+def run_dense_key(run: Run) -> str:
+    """The dense cache key of a run: model, evaluation, protocol, versions and corpus content."""
+    from langprune.engine.eval.dense_cache import dense_key
+
+    ev = run.evaluation
+    digest = None
+    if ev.corpus is not None and ev.languages:
+        memo = json.dumps([ev.corpus.model_dump(mode="json"), ev.languages], sort_keys=True)
+        if memo not in _DIGESTS:
+            _DIGESTS[memo] = shared_corpus(ev.corpus).content_digest(ev.languages)
+        digest = _DIGESTS[memo]
+    return dense_key(run.model, ev, corpus_digest=digest)
+
+
 def reuse_dense(run: Run, rd: RunDir, workspace: Path) -> bool:
     """Dense baselines are evaluated once per model + evaluation config (and library versions):
     when the cache has this one, copy its rows into the run and skip loading and evaluating."""
     if not run.is_dense:
         return False
-    from langprune.engine.eval.dense_cache import dense_key
-
-    rows = dense_cache(workspace).get(dense_key(run.model, run.evaluation))
+    rows = dense_cache(workspace).get(run_dense_key(run))
     if rows is None:
         return False
     _keep_metrics(rd, lambda r: False)
@@ -278,8 +302,4 @@ def reuse_dense(run: Run, rd: RunDir, workspace: Path) -> bool:
 
 
 def store_dense(run: Run, rd: RunDir, workspace: Path) -> None:
-    from langprune.engine.eval.dense_cache import dense_key
-
-    dense_cache(workspace).put(
-        dense_key(run.model, run.evaluation), rd.read_metrics(), run_id=run.id
-    )
+    dense_cache(workspace).put(run_dense_key(run), rd.read_metrics(), run_id=run.id)
