@@ -32,6 +32,7 @@ UNSTRUCTURED_TOLERANCE = 0.001  # 0.1 percentage point below the target
 # Above the target: the reference rule (`score <= threshold`) removes every weight tied with the
 # threshold, which in bf16/fp16 can be a few thousand per matrix; far more is a bug.
 UNSTRUCTURED_OVERSHOOT = 0.02
+CPU_TOKENS_PER_CALL = 512  # auto micro-batch on CPU: samples x seqlen per layer call
 
 
 def _unstructured_miss(fraction: float, target: float) -> bool:
@@ -288,8 +289,11 @@ def _compute_device(
 def auto_micro_batch(
     model: nn.Module, layers: nn.ModuleList, shape: torch.Size, dev: torch.device
 ) -> int:
-    """Samples per micro-batch: as many as fit in a share of free memory (at most 8 on CPU, where
-    larger batches do not run faster)."""
+    """Samples per micro-batch: on CUDA as many as fit in a quarter of free memory (larger batches
+    keep a GPU busy); on CPU about CPU_TOKENS_PER_CALL tokens per call (1 sample at seqlen 512 and
+    up, 4 at 128), where bigger calls only cost cache misses (measured: the forward floor of
+    llama-768 at 32 x 512, 1 thread, 45.0 s at batch 8 vs 41.8 s at batch 1), and within a tenth of
+    available memory."""
     n, seqlen = shape
     cfg = getattr(model, "config", None)
     hidden = getattr(cfg, "hidden_size", 4096)
@@ -304,7 +308,7 @@ def auto_micro_batch(
     else:
         import psutil
 
-        budget, cap = psutil.virtual_memory().available * 0.1, 8
+        budget, cap = psutil.virtual_memory().available * 0.1, CPU_TOKENS_PER_CALL // seqlen
     return int(max(1, min(cap, n, budget // max(per_sample, 1))))
 
 

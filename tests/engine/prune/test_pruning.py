@@ -339,3 +339,15 @@ def test_magnitude_ties_at_the_threshold_all_go() -> None:
     got = w.clone()
     magnitude([got], Pattern(0.25))  # k = 2: threshold sort[2] = 2.0, so all three 2.0 go
     assert got.tolist() == [[0.0, 0.0, 0.0, 0.0, 3.0, 4.0, 5.0, 6.0]]
+
+
+def test_cpu_micro_batch_is_chosen_by_tokens_per_call() -> None:
+    from langprune.engine.prune.driver import CPU_TOKENS_PER_CALL, auto_micro_batch
+
+    model = tiny("llama-tiny")
+    layers = find_decoder_layers(model)
+    cpu = torch.device("cpu")
+    for seqlen, want in ((2048, 1), (512, 1), (128, 4), (32, 16)):
+        got = auto_micro_batch(model, layers, torch.Size((128, seqlen)), cpu)
+        assert got == want == max(1, CPU_TOKENS_PER_CALL // seqlen), seqlen
+    assert auto_micro_batch(model, layers, torch.Size((3, 32)), cpu) == 3  # never above n
