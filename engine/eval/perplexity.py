@@ -118,7 +118,7 @@ class PerplexityResult:
             "truncated": self.truncated,
             "nll_sum": self.nll_sum,
         }
-        base = {"kind": "perplexity", "task": "perplexity", "subtask": corpus_name}
+        base: dict[str, Any] = {"kind": "perplexity", "task": "perplexity", "subtask": corpus_name}
         base |= {"language": language, "n": self.windows, "extra": extra}
         return [
             {**base, "metric": "ppl", "value": self.ppl, "stderr": self.ppl_stderr},
