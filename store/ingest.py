@@ -19,6 +19,7 @@ a second one.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -27,12 +28,10 @@ from typing import Any
 
 import duckdb
 
-from langprune.store import records, rundir
+from langprune.cellid import cell_id
+from langprune.store import rundir
 from langprune.store.db import connect, file_lock, lock_path
-from langprune.store.records import as_float as _float
-from langprune.store.records import as_int as _int
-from langprune.store.records import as_str as _str
-from langprune.store.records import corpus_label
+from langprune.vocab import model_display_name, sparsity_fraction
 from langprune.workspace import db_path as default_db_path
 from langprune.workspace import runs_dir
 
@@ -41,7 +40,8 @@ RUN_COLUMNS = (
     "calibration_language", "corpus", "nsamples", "seqlen", "seed", "state", "queued_at",
     "started_at", "finished_at", "updated_at", "seconds_load", "seconds_calibration",
     "seconds_prune", "seconds_eval", "seconds_total", "achieved_sparsity", "host", "device", "pid",
-    "worker", "job_id", "error", "versions", "spec", "eval_ppl", "eval_tasks", "n_metrics",
+    "worker", "job_id", "error", "versions", "spec", "eval_ppl", "eval_tasks", "cell_id",
+    "n_metrics",  # last: the insert puts the count of metric rows there
 )  # fmt: skip
 METRIC_COLUMNS = (
     "run_id", "kind", "task", "subtask", "language", "metric", "value", "stderr", "n", "extra",
@@ -111,16 +111,33 @@ def scan(runs_root: Path, known: dict[str, str] | None = None) -> dict[str, _See
         metrics, metrics_mtime = _sig(base + "metrics.jsonl")
         seen[name] = _Seen(spec, status, metrics, status_mtime, metrics_mtime)
     return seen
-    for entry in entries:
-        if entry.name.startswith(".") or not entry.is_dir():
-            continue
-        spec, _ = _sig(os.path.join(entry.path, "spec.json"))
-        if not spec:
-            continue
-        status, status_mtime = _sig(os.path.join(entry.path, "status.json"))
-        metrics, metrics_mtime = _sig(os.path.join(entry.path, "metrics.jsonl"))
-        seen[entry.name] = _Seen(spec, status, metrics, status_mtime, metrics_mtime)
-    return seen
+
+
+def _float(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return int(value)
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def corpus_label(corpus: dict[str, Any] | None) -> str | None:
+    """A short name for a calibration corpus: its source, and the dataset when there is one."""
+    if not corpus:
+        return None
+    source = str(corpus.get("source", "?"))
+    options = corpus.get("options") or {}
+    name = options.get("dataset") or options.get("name")
+    return f"{source}:{name}" if name else source
 
 
 def _corpus_text(corpus: dict[str, Any] | None) -> str:
@@ -164,24 +181,25 @@ def evaluation_keys(spec: dict[str, Any]) -> tuple[str | None, str | None]:
 
 def run_row(run_id: str, spec: dict[str, Any], status: dict[str, Any], n_metrics: int) -> tuple:
     """One `runs` row from spec.json and status.json (missing keys become NULL)."""
-    record = records.from_files(run_id, spec, status)
-    state = record.state
+    model = spec.get("model") or {}
+    model_id = str(model.get("id", "?"))
+    state = str(status.get("state", "queued"))
     seconds = status.get("seconds") or {}
     finished = next((status.get(f"{s}_at") for s in rundir.FINAL_STATES if s == state), None)
     eval_ppl, eval_tasks = evaluation_keys(spec)
     row = {
         "id": run_id,
-        "experiment": record.experiment,
-        "model": record.model,
-        "model_id": record.model_id,
-        "method": record.method,
-        "sparsity": record.sparsity,
-        "sparsity_fraction": record.sparsity_fraction,
-        "calibration_language": record.calibration_language,
-        "corpus": record.corpus,
-        "nsamples": record.nsamples,
-        "seqlen": record.seqlen,
-        "seed": record.seed,
+        "experiment": _str(spec.get("experiment")),
+        "model": model_display_name(model),
+        "model_id": model_id,
+        "method": _str(spec.get("method")),
+        "sparsity": _str(spec.get("sparsity")),
+        "sparsity_fraction": sparsity_fraction(_str(spec.get("sparsity"))),
+        "calibration_language": _str(spec.get("calibration_language")),
+        "corpus": corpus_label(spec.get("corpus")),
+        "nsamples": _int(spec.get("nsamples")),
+        "seqlen": _int(spec.get("seqlen")),
+        "seed": _int(spec.get("seed")),
         "state": state,
         "queued_at": _float(status.get("queued_at")),
         "started_at": _float(status.get("running_at")),
@@ -191,18 +209,19 @@ def run_row(run_id: str, spec: dict[str, Any], status: dict[str, Any], n_metrics
         "seconds_calibration": _float(seconds.get("calibration")),
         "seconds_prune": _float(seconds.get("prune")),
         "seconds_eval": _float(seconds.get("eval")),
-        "seconds_total": record.seconds_total,
-        "achieved_sparsity": record.achieved,
-        "host": record.host,
-        "device": record.device,
+        "seconds_total": _float(seconds.get("total")),
+        "achieved_sparsity": _float(status.get("achieved_sparsity")),
+        "host": _str(status.get("host")),
+        "device": _str(status.get("device")),
         "pid": _int(status.get("pid")),
         "worker": _str(status.get("worker")),
         "job_id": _str(status.get("job_id")),
-        "error": record.error,
+        "error": _str(status.get("error")),
         "versions": json.dumps(status["versions"]) if status.get("versions") else None,
         "spec": json.dumps(spec, sort_keys=True),
         "eval_ppl": eval_ppl,
         "eval_tasks": eval_tasks,
+        "cell_id": cell_id(spec) if spec else None,
         "n_metrics": n_metrics,
     }
     return tuple(row[c] for c in RUN_COLUMNS)

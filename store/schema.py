@@ -98,7 +98,15 @@ _V3 = [
     "UPDATE ingest_state SET status_sig = 'before-v3'",
 ]
 
-MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3}
+# Version 4: each run's cell id (what the pruned model is, apart from its evaluation; see
+# `langprune.cellid`), so runs of one cell evaluated from several presets count once. Old run dirs
+# need nothing new: ingest computes the id from spec.json, and the cleared signatures re-read them.
+_V4 = [
+    "ALTER TABLE runs ADD COLUMN cell_id VARCHAR",
+    "UPDATE ingest_state SET status_sig = 'before-v4'",
+]
+
+MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 
 import typer
@@ -18,7 +17,7 @@ def demo(
     preset: str = typer.Option(DEMO_PRESET, "--preset", help="Run another preset the demo way."),
 ) -> None:
     """Run the demo grid (Gemma-3-270M on the Debian handbook, offline) and print the tables."""
-    from langprune.engine.data.handbook import DemoSetupError, ensure_handbook
+    from langprune.engine.data.handbook import ensure_handbook
     from langprune.engine.run.launcher import launch
     from langprune.engine.spec import presets
 
@@ -26,11 +25,7 @@ def demo(
     ws = state(ctx).workspace()
     exp = presets.load(preset, ws)
     if exp.calibration.corpus.source == "handbook":
-        try:
-            how = ensure_handbook()
-        except DemoSetupError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            raise typer.Exit(2) from None
+        how = ensure_handbook()  # DemoSetupError: reported by the CLI's error boundary
         if how == "installed":
             out.print("installed the demo corpus (debian-handbook) with apt-get")
     started = time.monotonic()
@@ -53,6 +48,7 @@ def demo(
 
 def print_tables(ws, exp, metric: str) -> None:
     """One comparison table per model x method x sparsity, each with its diagonal-wins line."""
+    from langprune.store.errors import StoreError
     from langprune.store.findings import diagonal_wins
     from langprune.store.queries import compare
     from langprune.tui.render import compare_table
@@ -61,13 +57,20 @@ def print_tables(ws, exp, metric: str) -> None:
     for model in exp.models:
         for method in exp.pruning.methods:
             for sparsity in exp.pruning.sparsity:
-                table = compare(
-                    ws, metric, model=model.name, method=method, sparsity=sparsity, delta="abs"
-                )
+                try:
+                    table = compare(
+                        ws, metric, model=model.name, method=method, sparsity=sparsity,
+                        delta="abs", experiment=exp.name,
+                    )  # fmt: skip
+                except StoreError as exc:
+                    out.print(f"[yellow]{model.name} {method} {sparsity}: {exc}[/yellow]")
+                    continue
                 if table.is_empty:
                     out.print(
                         f"[yellow]no {metric} results for {model.name} {method} {sparsity}[/yellow]"
                     )
+                    for note in table.footnotes():
+                        out.print(f"[dim]* {note}[/dim]")
                     continue
                 out.print()
                 out.print(compare_table(table))
@@ -76,6 +79,8 @@ def print_tables(ws, exp, metric: str) -> None:
                     f"[bold]{method} {sparsity}: {wins.sentence()}[/bold] "
                     f"(columns where calibrating in the evaluated language gave the best {metric})"
                 )
+                for note in table.footnotes():
+                    out.print(f"[dim]* {note}[/dim]")
 
 
 def register(app: typer.Typer) -> None:

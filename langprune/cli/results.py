@@ -8,8 +8,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -42,20 +41,6 @@ class ListFormat(str, Enum):
 class DeltaKind(str, Enum):
     abs = "abs"
     rel = "rel"
-
-
-@contextmanager
-def _store_errors() -> Iterator[None]:
-    """Bad filters, ambiguous comparisons, unknown metrics: one clear line and exit 2."""
-    from langprune.store.errors import StoreBusy, StoreError
-
-    try:
-        yield
-    except StoreBusy as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(1)
-    except StoreError as exc:
-        fail_with_problems([str(exc)])
 
 
 # ---- results --------------------------------------------------------------------------------
@@ -101,9 +86,10 @@ def results(
     from langprune.store.queries import RUN_LIST_COLUMNS, list_runs, parse_filter
 
     ws = state(ctx).workspace()
-    with _store_errors():
-        conditions = parse_filter(filters or [])
-        rows = list_runs(ws, conditions, limit=limit)
+    conditions = parse_filter(filters or [])
+    rows = list_runs(ws, conditions, limit=limit)
+    if not rows and conditions:
+        fail_with_problems([_nothing_matches(ws, conditions)])
     if fmt != ListFormat.table:
         _print_rows(rows, fmt.value, list(RUN_LIST_COLUMNS))
         return
@@ -144,7 +130,83 @@ def results(
     console().print(table)
 
 
+def _nothing_matches(ws: Path, conditions: list[Any]) -> str:
+    """One line for a filter that matches no run: the terms, and the values each key has."""
+    from langprune.store.queries import filter_choices
+
+    choices = filter_choices(ws, refresh=False)
+    known = []
+    for c in conditions:
+        values = choices.get(c.key)
+        if values is not None and c.key != "id":
+            known.append(f"{c.key}: {', '.join(values) or 'none'}")
+    terms = " ".join(str(c) for c in conditions)
+    return f"no run matches {terms}" + (
+        f" (values that exist: {'; '.join(known)})" if known else ""
+    )
+
+
 # ---- compare --------------------------------------------------------------------------------
+
+# Best -> worst within a column.
+_GRADIENT = ("bold green", "green", "yellow", "dark_orange", "red")
+
+
+def _rank_style(rank: int | None, size: int) -> str:
+    if rank is None:
+        return "dim italic"
+    if size <= 1:
+        return _GRADIENT[0]
+    return _GRADIENT[round(rank / (size - 1) * (len(_GRADIENT) - 1))]
+
+
+def _rich_compare(table: Any) -> Any:
+    from rich.table import Table
+    from rich.text import Text
+
+    from langprune.store.export import cell_text, legend, mean_text
+    from langprune.store.table import DENSE_ROW
+
+    out = Table(
+        title=table.title(),
+        title_justify="left",
+        caption="colour: best (green) -> worst (red) per column among pruned rows; "
+        + legend(table),
+        caption_justify="left",
+        show_footer=True,
+        header_style="bold",
+    )
+    out.add_column("calib", footer="mean", style="bold", no_wrap=True)
+    for column in table.columns:
+        mean = table.column_means.get(column)
+        out.add_column(column, justify="right", footer=mean_text(table, mean))
+    out.add_column("mean", justify="right", footer="")
+    for row in table.rows:
+        cells: list[Any] = [Text(row, style="dim italic" if row == DENSE_ROW else "bold")]
+        for column in table.columns:
+            cell = table.cell(row, column)
+            if cell is None:
+                status = table.status(row, column)
+                cells.append(Text(status, style="bold red" if status == "failed" else "dim"))
+                continue
+            value, spread = cell_text(table, cell)
+            text = Text(value, style=_rank_style(cell.rank, table.column_size(column)))
+            if spread is not None:
+                text.append(f" ± {spread}", style="dim")
+            if cell.n > 1:
+                text.append(f" ({cell.n})", style="dim")
+            if cell.diagonal:
+                # a prefix, so that the marker never wraps onto a line of its own at 80 columns
+                text = Text("†", style="bold magenta") + text
+                text.stylize("on grey23")
+            if cell.best:
+                text.stylize("bold")
+            elif cell.tie:
+                text = Text("~") + text
+            cells.append(text)
+        cells.append(Text(mean_text(table, table.row_means.get(row), row)))
+        out.add_row(*cells, end_section=row == DENSE_ROW)
+    return out
 
 
 def compare(
@@ -167,12 +229,22 @@ def compare(
         None, "--evaluation", help="Evaluation settings, as listed when runs differ in them."
     ),
     delta: DeltaKind | None = typer.Option(
-        None, "--delta", help="Show the change vs the dense baseline: abs or rel."
+        None, "--delta", help="Show the change vs the baseline (--baseline): abs or rel."
+    ),
+    baseline: str = typer.Option(
+        "dense",
+        "--baseline",
+        help="What deltas are against: dense, calib (English when the grid has it, else the "
+        "first calibration language), or a row such as de. Paired per seed.",
+    ),
+    experiment: str | None = typer.Option(
+        None, "--experiment", "-e", help="Only this experiment's runs."
     ),
     fmt: CompareFormat = typer.Option(CompareFormat.table, "--format", "-f", help="Output."),
     output: Path | None = typer.Option(
         None, "--output", "-o", help="Write to this file (format from --format or the suffix)."
     ),
+    force: bool = typer.Option(False, "--force", help="Overwrite --output if it exists."),
 ) -> None:
     """Compare calibration languages: rows = calibration language, columns = evaluated language."""
     from langprune.store import export as exporter
@@ -189,23 +261,23 @@ def compare(
             )
     if fmt_name == "parquet" and output is None:
         fail_with_problems(["--format parquet needs --output FILE (Parquet is binary)"])
-    with _store_errors():
-        table = run_compare(
-            ws, metric, model=model, method=method, sparsity=sparsity, task=task,
-            corpus=corpus, delta=delta.value if delta else None, nsamples=nsamples,
-            seqlen=seqlen, evaluation=evaluation,
-        )  # fmt: skip
+    table = run_compare(
+        ws, metric, model=model, method=method, sparsity=sparsity, task=task,
+        corpus=corpus, delta=delta.value if delta else None, nsamples=nsamples,
+        seqlen=seqlen, evaluation=evaluation, experiment=experiment, baseline=baseline,
+    )  # fmt: skip
     if table.is_empty:
-        print(f"no {metric} values match these filters", file=sys.stderr)
-        raise typer.Exit(1)
+        fail_with_problems([f"no done {metric} values match these filters"])
     if output is not None:
-        with _store_errors():
-            exporter.export(table, fmt_name, output)
+        exporter.export(table, fmt_name, output, force=force)
         typer.echo(f"wrote {output}")
     elif fmt_name == "table":
-        from langprune.tui.render import compare_table
+        from langprune.store.findings import diagonal_wins
 
-        console().print(compare_table(table))
+        console().print(_rich_compare(table))
+        console().print(diagonal_wins(table).sentence())
+        for note in table.footnotes():
+            console().print(f"[dim]* {note}[/dim]")
     else:
         sys.stdout.write(exporter.render(table, fmt_name))
 
@@ -228,8 +300,7 @@ def store_rebuild(ctx: typer.Context) -> None:
     from langprune.workspace import db_path
 
     ws = state(ctx).workspace()
-    with _store_errors():
-        report = rebuild(ws)
+    report = rebuild(ws)
     typer.echo(
         f"rebuilt {db_path(ws)}: {len(report.updated)} runs, {report.metric_rows} metric rows "
         f"in {report.seconds:.2f} s"
@@ -260,15 +331,14 @@ def store_sql(
     from langprune.workspace import db_path
 
     ws = state(ctx).workspace()
-    with _store_errors():
-        ingest(ws)
-        with connect(db_path(ws), read_only=True) as con:
-            try:
-                cursor = con.execute(query)
-            except duckdb.Error as exc:
-                fail_with_problems([str(exc).splitlines()[0]])
-            columns = [d[0] for d in cursor.description or []]
-            rows = cursor.fetchall() if columns else []
+    ingest(ws)
+    with connect(db_path(ws), read_only=True) as con:
+        try:
+            cursor = con.execute(query)
+        except duckdb.Error as exc:
+            fail_with_problems([str(exc).splitlines()[0]])
+        columns = [d[0] for d in cursor.description or []]
+        rows = cursor.fetchall() if columns else []
     if fmt != ListFormat.table:
         _print_rows([dict(zip(columns, r, strict=True)) for r in rows], fmt.value, columns)
         return

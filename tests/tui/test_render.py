@@ -1,47 +1,41 @@
-"""tui/render.py: the CLI and the TUI draw the grid with one colour scale and one state palette."""
+"""The compare screen's column toggles: `x` hides only all-equal columns, `w` keeps clear winners."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from rich.console import Console
-
-from langprune.store.queries import compare
-from langprune.tui import render
-from tests.store.helpers import write_known
+from langprune.store.table import Aggregate, CompareTable, build
+from langprune.tui.render import build_table, clear_columns, differing_columns
 
 
-def test_cli_and_tui_colour_each_cell_alike(workspace: Path) -> None:
-    write_known(workspace)
-    table = compare(workspace, "ppl")
-    tui, _ = render.build_table(table)
-    cli = render.compare_table(table)
-    for (row, column), cell in table.cells.items():
-        expected = render.cell_style(table, cell, column)
-        if row != "dense" and cell.rank is not None:
-            # the scale's colour, recomputed from the rank: position rank/(size-1) on SCALE
-            size = table.column_size(column)
-            pos = 0 if size == 1 else round(cell.rank / (size - 1) * (len(render.SCALE) - 1))
-            assert expected.color is not None
-            assert expected.color.name == render.SCALE[pos]
-            assert bool(expected.bold) == cell.best
-        if cell.diagonal:
-            assert expected.bgcolor is not None and expected.bgcolor.name == render.DIAGONAL_BG
-    # both layouts print every cell's value
-    console = Console(width=200, record=True, color_system=None)
-    console.print(tui)
-    console.print(cli)
-    out = console.export_text()
-    from langprune.store.export import cell_text
-
-    for cell in table.cells.values():
-        assert cell_text(table, cell)[0] in out
+def _agg(row: str, lang: str, values: tuple[float, ...]) -> Aggregate:
+    mean = sum(values) / len(values)
+    std = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+    return Aggregate(row, "perplexity", lang, mean, std, len(values), values, (0, 1))
 
 
-def test_one_palette_for_run_states() -> None:
-    from langprune.store.rundir import STATES
+def _table() -> CompareTable:
+    table = CompareTable(
+        metric="ppl", higher_is_better=False, delta=None, model="m", method="wanda",
+        sparsity="0.5", corpus=None, task=None,
+    )  # fmt: skip
+    return build(
+        table,
+        [
+            # same: every row equal -> hidden by x
+            _agg("de", "same", (5.0, 5.0)), _agg("en", "same", (5.0, 5.0)),
+            # wide: ranges overlap (a tie) but the rows differ -> kept by x, dropped by w
+            _agg("de", "wide", (10.0, 14.0)), _agg("en", "wide", (11.0, 15.0)),
+            # clear: de wins by far more than the spread
+            _agg("de", "clear", (1.0, 1.1)), _agg("en", "clear", (9.0, 9.1)),
+        ],
+    )  # fmt: skip
 
-    assert set(render.STATE_STYLE) == set(STATES)
-    for state in STATES:
-        assert render.state_text(state).style == render.STATE_STYLE[state]
-    assert render.dash(None) == render.dash("") == "-" and render.dash(0) == "0"
+
+def test_diff_only_hides_only_all_equal_columns() -> None:
+    t = _table()
+    assert differing_columns(t) == ["clear", "wide"]
+    assert clear_columns(t) == ["clear"]
+    assert t.ties["wide"] == ["de", "en"] and t.best == {"clear": "de"}
+    _, shown = build_table(t, diff_only=True, clear_only=True)
+    assert shown == ["clear"]
+    _, shown = build_table(t)
+    assert shown == ["clear", "same", "wide"]

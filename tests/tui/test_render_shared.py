@@ -1,0 +1,47 @@
+"""tui/render.py: the CLI and the TUI draw the grid with one colour scale and one state palette."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+
+from langprune.store.queries import compare
+from langprune.tui import render
+from tests.store.helpers import write_known
+
+
+def test_cli_and_tui_colour_each_cell_alike(workspace: Path) -> None:
+    write_known(workspace)
+    table = compare(workspace, "ppl")
+    tui, _ = render.build_table(table)
+    cli = render.compare_table(table)
+    for (row, column), cell in table.cells.items():
+        expected = render.cell_style(table, cell, column)
+        if row != "dense" and cell.rank is not None:
+            # the scale's colour, recomputed from the rank: position rank/(size-1) on SCALE
+            size = table.column_size(column)
+            pos = 0 if size == 1 else round(cell.rank / (size - 1) * (len(render.SCALE) - 1))
+            assert expected.color is not None
+            assert expected.color.name == render.SCALE[pos]
+            assert bool(expected.bold) == cell.best
+        if cell.diagonal:
+            assert expected.bgcolor is not None and expected.bgcolor.name == render.DIAGONAL_BG
+    # both layouts print every cell's value
+    console = Console(width=200, record=True, color_system=None)
+    console.print(tui)
+    console.print(cli)
+    out = console.export_text()
+    from langprune.store.export import cell_text
+
+    for cell in table.cells.values():
+        assert cell_text(table, cell)[0] in out
+
+
+def test_one_palette_for_run_states() -> None:
+    from langprune.store.rundir import STATES
+
+    assert set(render.STATE_STYLE) == set(STATES)
+    for state in STATES:
+        assert render.state_text(state).style == render.STATE_STYLE[state]
+    assert render.dash(None) == render.dash("") == "-" and render.dash(0) == "0"
