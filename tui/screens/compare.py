@@ -372,7 +372,7 @@ class CompareScreen(LangpruneScreen[None]):
         from langprune.store.export import default_name
 
         name = default_name(self.table, "csv").removesuffix(".csv")
-        default = self.app.workspace / "exports" / name  # type: ignore[attr-defined]
+        default = self.app.workspace / "exports" / name
         self.app.push_screen(ExportScreen(default), self._export_chosen)
 
     def _export_chosen(self, choice: tuple[str, str] | None) -> None:
