@@ -39,6 +39,21 @@ def write_json_atomic(path: Path, data: Any) -> None:
         raise
 
 
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` so that a reader sees the old or the new file, never half."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
 def read_json(path: Path) -> dict[str, Any] | None:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -161,6 +176,8 @@ class RunDir:
     log = property(lambda self: self.path / "log.txt")
     lock = property(lambda self: self.path / "lock")
     heartbeat = property(lambda self: self.path / "heartbeat")
+    analysis = property(lambda self: self.path / "analysis.jsonl")  # one row per analysis figure
+    masks = property(lambda self: self.path / "masks.npz")  # format: store/masks.py
 
     def exists(self) -> bool:
         return self.spec.is_file()
@@ -195,6 +212,22 @@ class RunDir:
 
     def read_metrics(self) -> list[dict[str, Any]]:
         return read_jsonl(self.metrics)[0]
+
+    def write_analysis(self, rows: list[dict[str, Any]]) -> None:
+        """Replace analysis.jsonl with `rows` atomically (an analysis stage rewrites it whole)."""
+        write_bytes_atomic(
+            self.analysis,
+            "".join(
+                json.dumps(r, sort_keys=True, separators=(",", ":")) + "\n" for r in rows
+            ).encode(),
+        )
+
+    def read_analysis(self) -> list[dict[str, Any]]:
+        return read_jsonl(self.analysis)[0]
+
+    def write_masks(self, data: bytes) -> None:
+        """Replace masks.npz with `data` (bytes from store.masks.encode) atomically."""
+        write_bytes_atomic(self.masks, data)
 
     def last_event(self) -> dict[str, Any] | None:
         return last_jsonl(self.events)

@@ -1,6 +1,7 @@
 """One run, start to end, on a model a worker has already loaded (torch side).
 
-Stages: calibration -> prune -> eval_ppl -> eval_tasks. After each stage `resume_stage` in
+Stages: calibration -> prune -> eval_ppl -> eval_tasks -> analysis (pruned cells only; it
+leaves the model dense, see engine/analysis/stage.py). After each stage `resume_stage` in
 status.json names it, so that a requeued Slurm task picks up after the last completed stage: metric
 rows of finished stages are kept, the pruned weights come back from `pruned.pt` (written only when
 checkpoints are on, since an 8B model's weights are 16 GB per run).
@@ -18,7 +19,7 @@ from typing import Any
 from langprune.engine.spec.experiment import Run, sparsity_fraction
 from langprune.store.rundir import RunDir
 
-STAGES = ("load", "calibration", "prune", "eval_ppl", "eval_tasks", "done")
+STAGES = ("load", "calibration", "prune", "eval_ppl", "eval_tasks", "analysis", "done")
 CHECKPOINT = "pruned.pt"
 # prune_model checks its own target; this is the runner's independent bound on the measured figure.
 SPARSITY_TOLERANCE = 0.02
@@ -215,6 +216,13 @@ def execute(
                 rd.add_metric(row)
         _mark(rd, "eval_tasks")
     seconds["eval"] = seconds.get("eval", 0.0) + time.time() - t0
+    if not run.is_dense and done_stage < stage_index("analysis"):
+        from langprune.engine.analysis.stage import run_analyses
+
+        t0 = time.time()
+        run_analyses(run, rd, ctx, progress, ctx.key)
+        seconds["analysis"] = time.time() - t0
+        _mark(rd, "analysis", seconds=seconds)
     result["seconds"] = seconds
     return result
 
