@@ -49,7 +49,7 @@ def identify(
 ) -> list[list[tuple[int, int]]]:
     """LAPE on p [layers, neurons, langs]: for each language, its specific (layer, neuron) pairs."""
     probs = np.asarray(probs, dtype=np.float64)
-    n_layers, n_neurons, n_langs = probs.shape
+    _, n_neurons, n_langs = probs.shape
     total = probs.sum(axis=-1, keepdims=True)
     q = np.divide(probs, total, out=np.zeros_like(probs), where=total > 0)
     logq = np.log(q, out=np.zeros_like(q), where=q > 0)
@@ -165,7 +165,9 @@ def neuron_rows(
         rows.append({**base, "metric": "kept", "value": k})
         rows.append({**base, "metric": "kept_all", "value": float(kept.mean())})
         rows.append({**base, "metric": "dprob", "value": dp})
-        per_layer = np.bincount(np.array([l for l, _ in idx], dtype=int), minlength=dense.shape[0])
+        per_layer = np.bincount(
+            np.array([layer for layer, _ in idx], dtype=int), minlength=dense.shape[0]
+        )
         for layer, n in enumerate(per_layer.tolist()):
             rows.append({**base, "layer": layer, "metric": "n_specific", "value": float(n)})
     return rows
