@@ -111,3 +111,20 @@ def test_neurons_and_drift_views(workspace: Path) -> None:
     assert drift.cols == ["0", "1", "2"]
     assert drift.cells["sw@en", "2"].mean == pytest.approx(0.3)
     assert analysis(workspace, "drift", method="magnitude") == []
+
+
+def test_cli_analyze_prints_and_writes(workspace: Path, cli) -> None:
+    _write_grid(workspace)
+    r = cli("analyze", "masks", "--method", "wanda", "--sparsity", "50%")
+    assert r.returncode == 0, r.stderr
+    assert "noise floor" in r.stdout and "across languages" in r.stdout
+    out = workspace / "m.tex"
+    r = cli("analyze", "drift", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "\\begin{tabular}" in out.read_text()
+    r = cli("analyze", "neurons", "--format", "json")
+    assert '"col": "de"' in r.stdout
+    r = cli("analyze", "drift", "--method", "magnitude")
+    assert r.returncode == 1 and "no drift analysis rows" in r.stderr
+    r = cli("analyze", "mask")
+    assert r.returncode == 2
