@@ -24,8 +24,11 @@ from langprune.engine.spec.experiment import AnalysisSpec, Run
 from langprune.store.masks import MatrixMask, encode, row_subset
 from langprune.store.rundir import RunDir
 
-SMALL_MODEL_PARAMS = 1_000_000_000
-FULL_MASK_PARAMS = 1_000_000_000
+SMALL_MODEL_PARAMS = 1_000_000_000  # neurons and drift on by default up to this size
+# Full masks up to this many parameters (2 MB of mask at most): the tiny models. Above it a full
+# mask (1/16 of the prunable weights' bf16 size) would break the 2% budget, so 1/8 of the rows
+# are kept: 1/128 of the prunable bf16 size, 0.78% of the model's at most.
+FULL_MASK_PARAMS = 1 << 24
 AUTO_ROW_FRACTION = 0.125
 
 

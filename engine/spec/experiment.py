@@ -216,9 +216,9 @@ class RunnerSpec(Strict):
 class AnalysisSpec(Strict):
     """The [analysis] table: which analyses a pruned cell runs after its evaluation (not part of
     the run id: analyses add files, they never change a metric). None = on for small models
-    (at most `SMALL_MODEL_PARAMS` parameters), off otherwise.
+    (at most 1e9 parameters, engine/analysis/stage.py SMALL_MODEL_PARAMS), off otherwise.
 
-    mask_rows: "auto" keeps full masks for models of at most SMALL_MODEL_PARAMS parameters and
+    mask_rows: "auto" keeps full masks for tiny models (at most 2**24 parameters) and
     1/8 of the rows of every matrix otherwise (1 bit per kept weight = 1/128 of the bf16 size,
     0.78% before compression, under the 2% budget); "all" always full; a number in (0, 1] is the
     row fraction. neurons: LAPE thresholds of the reference code (engine/analysis/neurons.py).

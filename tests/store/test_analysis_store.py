@@ -128,3 +128,20 @@ def test_cli_analyze_prints_and_writes(workspace: Path, cli) -> None:
     assert r.returncode == 1 and "no drift analysis rows" in r.stderr
     r = cli("analyze", "mask")
     assert r.returncode == 2
+
+
+def test_demo_prints_the_overlap_matrix_and_its_sentence(workspace: Path, capsys) -> None:
+    from langprune.cli.demo import overlap_sentence, print_mask_overlap
+    from langprune.engine.spec.experiment import Experiment
+    from tests.store.helpers import BASE
+
+    _write_grid(workspace)
+    ingest(workspace)
+    (m, _) = analysis(workspace, "masks", refresh=False)
+    sentence = overlap_sentence(m)
+    floor = [m.cells[r, r].mean for r in m.rows]
+    across = [c.mean for (r, k), c in m.cells.items() if r != k]
+    assert "moves the mask more than changing the seed" in sentence
+    assert f"{sum(across) / len(across):.3f}" in sentence and f"{sum(floor) / 3:.3f}" in sentence
+    print_mask_overlap(workspace, Experiment.model_validate(BASE))
+    assert "noise floor" in capsys.readouterr().out
