@@ -165,3 +165,47 @@ def test_row_subset_is_the_same_in_every_cell_of_a_model(tiny) -> None:
         np.testing.assert_array_equal(a[key].rows, b[key].rows)
         assert len(a[key].rows) == int(np.ceil(0.25 * a[key].shape[0]))
     assert any(not np.array_equal(a[k].rows, c[k].rows) for k in a)
+
+
+def test_pipeline_runs_the_analysis_stage_and_ingest_reads_it(tmp_path: Path) -> None:
+    from langprune.engine.run.pipeline import execute, load_context
+    from langprune.engine.spec.experiment import Experiment
+    from langprune.store import rundir
+    from langprune.store.analysis_queries import analysis
+    from langprune.store.ingest import ingest
+
+    exp = Experiment.model_validate(
+        {
+            "name": "a",
+            "models": [{"id": "random:llama-tiny"}],
+            "pruning": {"methods": ["wanda"], "sparsity": [0.5]},
+            "calibration": {
+                "languages": ["en", "de"],
+                "seeds": [0, 1],
+                "nsamples": 2,
+                "seqlen": 32,
+                "corpus": {"source": "synthetic"},
+            },
+            "evaluation": {"languages": ["en", "de"], "max_tokens": 128, "seqlen": 32},
+            "analysis": {"windows": 1, "seqlen": 32},
+            "dense_baseline": False,
+        }
+    )
+    ws = tmp_path / "ws"
+    ctx = None
+    for run in exp.runs():
+        rd = rundir.create(ws / "runs", run.id, run.model_dump(mode="json"))
+        ctx = ctx or load_context(run, ws, lambda **e: None)
+        fields = execute(run, rd, ctx, lambda **e: None)
+        assert "analysis" in fields["seconds"]
+        assert not ctx.dirty
+        rd.set_status("done", **fields)
+    m, profile = analysis(ws, "masks")
+    assert m.rows == m.cols == ["de", "en"]
+    assert all(m.cells[r, r].n == 1 for r in m.rows)  # two seeds per language: the noise floor
+    assert all(0 < c.mean < 1 for c in m.cells.values())
+    (drift,) = analysis(ws, "drift", refresh=False)
+    assert set(drift.rows) == {f"{c}@{e}" for c in ("de", "en") for e in ("de", "en")}
+    (neurons,) = analysis(ws, "neurons", refresh=False)
+    assert neurons.rows == ["de", "en"]
+    assert ingest(ws).updated == []  # nothing changed: nothing read again
