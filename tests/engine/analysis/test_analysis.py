@@ -202,6 +202,7 @@ def test_pipeline_runs_the_analysis_stage_and_ingest_reads_it(tmp_path: Path) ->
         rd.set_status("done", **fields)
     m, profile = analysis(ws, "masks")
     assert m.rows == m.cols == ["de", "en"]
+    assert profile.rows == ["across languages", "same language, seeds"]
     assert all(m.cells[r, r].n == 1 for r in m.rows)  # two seeds per language: the noise floor
     assert all(0 < c.mean < 1 for c in m.cells.values())
     (drift,) = analysis(ws, "drift", refresh=False)
