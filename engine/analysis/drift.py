@@ -33,7 +33,8 @@ class LayerOutputs:
     """Forward hooks that hand each decoder layer's output hidden states to a callback."""
 
     def __init__(self, layers: Sequence[Any], callback: Any) -> None:
-        self.layers, self.callback, self.handles = layers, callback, []
+        self.layers, self.callback = layers, callback
+        self.handles: list[Any] = []
 
     def __enter__(self) -> LayerOutputs:
         for i, layer in enumerate(self.layers):
