@@ -106,16 +106,15 @@ def analysis(
         close = [k for k in KINDS if k.startswith(kind[:1])]
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise StoreError(f"analysis: unknown view {kind!r} (allowed: {', '.join(KINDS)}){hint}")
-    if sparsity is not None:
-        from langprune.store.queries import _sparsity
+    from langprune.store.queries import _sparsity
 
-        sparsity = _sparsity(sparsity)
+    level = _sparsity(sparsity)
     if refresh:
         ingest(workspace, db_path=db_path)
     db = db_path or default_db_path(workspace)
     with connect(db, read_only=True) as con:
         if kind == "masks":
-            where, params = _where(model, method, sparsity, "a")
+            where, params = _where(model, method, level, "a")
             rows = con.execute(
                 f"""SELECT a.model, a.method, a.sparsity, a.calibration_language,
                        b.calibration_language, a.seed, b.seed, o.scope, o.key, o.jaccard, o.stderr
@@ -124,7 +123,7 @@ def analysis(
                 params,
             ).fetchall()
             return _masks(rows)
-        where, params = _where(model, method, sparsity, "r")
+        where, params = _where(model, method, level, "r")
         metric = "kept" if kind == "neurons" else "rel_error"
         layer_sql = "x.layer IS NULL" if kind == "neurons" else "x.layer IS NOT NULL"
         rows = con.execute(
