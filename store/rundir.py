@@ -142,7 +142,8 @@ STAGE_SPAN = {
     "calibration": (0.05, 0.10),
     "prune": (0.10, 0.60),
     "eval_ppl": (0.60, 0.85),
-    "eval_tasks": (0.85, 1.0),
+    "eval_tasks": (0.85, 0.95),
+    "analysis": (0.95, 1.0),  # pruned cells only (engine/analysis/stage.py)
     "done": (1.0, 1.0),
 }
 
