@@ -1,9 +1,11 @@
-"""Errors the store raises; all are ValueErrors so callers can show the message as it is."""
+"""Errors the store raises: LangpruneErrors (and ValueErrors) whose message can be shown as it is."""
 
 from __future__ import annotations
 
+from langprune.errors import LangpruneError
 
-class StoreError(ValueError):
+
+class StoreError(LangpruneError, ValueError):
     """Something the user can act on (the message says what)."""
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from langprune.store.errors import FilterError
-from langprune.store.rundir import STATES
+from langprune.vocab import DENSE, METHODS, STATES, Sparsity
 
 # key -> (SQL column(s), kind). kind: str | num | int | state | id | sparsity | method
 _KEYS: dict[str, tuple[tuple[str, ...], str]] = {
@@ -48,7 +48,7 @@ ALIASES = {
     "achieved_sparsity": "achieved",
 }
 KEYS = tuple(_KEYS)
-_METHODS = ("dense", "magnitude", "wanda", "sparsegpt")
+_METHODS = (DENSE, *METHODS)
 _TERM = re.compile(r"^([A-Za-z_]+)\s*(!=|<=|>=|=|<|>)\s*(.*)$")
 _ORDERED = ("<", "<=", ">", ">=")
 
@@ -71,16 +71,10 @@ def _suggest(word: str, choices: Sequence[str]) -> str:
 
 
 def _canonical_sparsity(term: str, value: str) -> str:
-    m = re.fullmatch(r"(\d+)\s*:\s*(\d+)", value)
-    if m:
-        return f"{int(m.group(1))}:{int(m.group(2))}"
     try:
-        number = float(value[:-1]) / 100 if value.endswith("%") else float(value)
-    except ValueError:
-        raise FilterError(
-            f"filter {term!r}: {value!r} is not a sparsity (write 0.5, 50% or 2:4)"
-        ) from None
-    return repr(number)
+        return str(Sparsity.parse(value))
+    except ValueError as exc:
+        raise FilterError(f"filter {term!r}: {exc} (write 0.5, 50% or 2:4)") from None
 
 
 def _check_value(term: str, key: str, kind: str, op: str, value: str) -> str:

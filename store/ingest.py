@@ -30,6 +30,7 @@ import duckdb
 
 from langprune.store import rundir
 from langprune.store.db import connect, file_lock, lock_path
+from langprune.vocab import model_display_name, sparsity_fraction
 from langprune.workspace import db_path as default_db_path
 from langprune.workspace import runs_dir
 
@@ -108,16 +109,6 @@ def scan(runs_root: Path, known: dict[str, str] | None = None) -> dict[str, _See
         metrics, metrics_mtime = _sig(base + "metrics.jsonl")
         seen[name] = _Seen(spec, status, metrics, status_mtime, metrics_mtime)
     return seen
-    for entry in entries:
-        if entry.name.startswith(".") or not entry.is_dir():
-            continue
-        spec, _ = _sig(os.path.join(entry.path, "spec.json"))
-        if not spec:
-            continue
-        status, status_mtime = _sig(os.path.join(entry.path, "status.json"))
-        metrics, metrics_mtime = _sig(os.path.join(entry.path, "metrics.jsonl"))
-        seen[entry.name] = _Seen(spec, status, metrics, status_mtime, metrics_mtime)
-    return seen
 
 
 def _float(value: Any) -> float | None:
@@ -145,18 +136,6 @@ def corpus_label(corpus: dict[str, Any] | None) -> str | None:
     options = corpus.get("options") or {}
     name = options.get("dataset") or options.get("name")
     return f"{source}:{name}" if name else source
-
-
-def sparsity_fraction(sparsity: str | None) -> float | None:
-    if not sparsity:
-        return None
-    try:
-        if ":" in sparsity:
-            n, m = sparsity.split(":")
-            return int(n) / int(m)
-        return float(sparsity)
-    except (ValueError, ZeroDivisionError):
-        return None
 
 
 def _corpus_text(corpus: dict[str, Any] | None) -> str:
@@ -209,7 +188,7 @@ def run_row(run_id: str, spec: dict[str, Any], status: dict[str, Any], n_metrics
     row = {
         "id": run_id,
         "experiment": _str(spec.get("experiment")),
-        "model": model.get("label") or model_id.rsplit("/", 1)[-1].removeprefix("random:"),
+        "model": model_display_name(model),
         "model_id": model_id,
         "method": _str(spec.get("method")),
         "sparsity": _str(spec.get("sparsity")),

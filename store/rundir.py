@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-STATES = ("queued", "running", "done", "failed", "cancelled")
-FINAL_STATES = ("done", "failed", "cancelled")
+from langprune.vocab import FINAL_STATES, STATES  # noqa: F401  (re-exported: rundir speaks them)
 
 
 def write_json_atomic(path: Path, data: Any) -> None:

@@ -24,6 +24,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from langprune.vocab import is_mix, mix_parts
+
 DENSE_ROW = "dense"
 Delta = Literal["abs", "rel"]
 
@@ -143,7 +145,7 @@ class CompareTable:
 def _row_order(row: str) -> tuple[int, str]:
     if row == DENSE_ROW:
         return (0, "")
-    return (2 if "+" in row else 1, row)
+    return (2 if is_mix(row) else 1, row)
 
 
 def _mean(values: Iterable[float | None]) -> float | None:
@@ -187,7 +189,7 @@ def build(table: CompareTable, aggregates: list[Aggregate]) -> CompareTable:
             row=a.row, column=column, task=a.task, language=a.language, mean=a.mean,
             std=a.std, n=a.n, values=a.values, seeds=a.seeds, delta_abs=delta_abs,
             delta_rel=delta_rel,
-            diagonal=a.row != DENSE_ROW and a.language in a.row.split("+"),
+            diagonal=a.row != DENSE_ROW and a.language in mix_parts(a.row),
         )  # fmt: skip
     sign = -1.0 if table.higher_is_better else 1.0
     for column in table.columns:

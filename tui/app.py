@@ -12,8 +12,9 @@ from typing import ClassVar
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerFailed, WorkerState
 
+from langprune.errors import LangpruneError
 from langprune.tui.messages import ActionDone, WorkFailed
 
 SCREENS_ORDER = ("compose", "runs", "results", "compare")
@@ -105,11 +106,25 @@ class LangpruneApp(App[None]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR and event.worker.error is not None:
             err = event.worker.error
-            self.notify(
-                f"{event.worker.name or 'worker'}: {type(err).__name__}: {err}",
-                severity="error",
-                timeout=10,
+            what = (
+                err.report().replace("\n", " | ")
+                if isinstance(err, LangpruneError)
+                else f"{type(err).__name__}: {err}"
             )
+            self.notify(f"{event.worker.name or 'worker'}: {what}", severity="error", timeout=10)
+
+    def _handle_exception(self, error: Exception) -> None:
+        """The TUI's one error boundary for user errors.
+
+        A worker that raised a LangpruneError (bad preset, busy store, refused runner request) is
+        shown by on_worker_state_changed as a notification, message and fix, and the app keeps
+        running; any other exception is a bug and Textual exits with its traceback. Textual has
+        no public hook for this: every unhandled error reaches App._handle_exception, so the
+        override is the one place (screens' handlers stay free of per-call except clauses).
+        """
+        if isinstance(error, WorkerFailed) and isinstance(error.error, LangpruneError):
+            return
+        super()._handle_exception(error)
 
 
 def run(workspace: Path, start: str = "runs") -> None:

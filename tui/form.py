@@ -15,6 +15,7 @@ from typing import Any
 from langprune.engine.spec.errors import SpecError
 from langprune.engine.spec.experiment import Experiment
 from langprune.engine.spec.tasks import TASK_FAMILIES
+from langprune.vocab import is_mix
 
 # Field keys of the form, each with the spec paths whose problems it shows (longest prefix wins).
 FIELD_PATHS: dict[str, tuple[str, ...]] = {
@@ -132,8 +133,8 @@ def from_experiment(data: dict[str, Any]) -> FormValues:
         models=[str(m.get("id")) for m in data.get("models", []) if isinstance(m, dict)],
         methods=[str(m) for m in data.get("pruning", {}).get("methods", [])],
         sparsity=", ".join(str(s) for s in data.get("pruning", {}).get("sparsity", [])),
-        languages=[x for x in langs if "+" not in x],
-        mixes=" ".join(x for x in langs if "+" in x),
+        languages=[x for x in langs if not is_mix(x)],
+        mixes=" ".join(x for x in langs if is_mix(x)),
         seeds=", ".join(str(s) for s in cal.get("seeds", [0])),
         corpus=str(cal.get("corpus", {}).get("source", "hf")),
         nsamples=str(cal.get("nsamples", 128)),

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from langprune.tui.runstate import RunRow
+from langprune.vocab import sparsity_fraction
 
 _COLUMNS = (
     ("id", "VARCHAR"),
@@ -50,15 +51,6 @@ def _int(value: str) -> int | None:
         return None
 
 
-def _fraction(sparsity: str) -> float | None:
-    if sparsity in ("-", ""):
-        return None
-    if ":" in sparsity:
-        n, m = sparsity.split(":")
-        return int(n) / int(m)
-    return float(sparsity)
-
-
 def apply(rows: Sequence[RunRow], conditions: list) -> list[RunRow]:
     """The rows the conditions keep, in their original order."""
     if not conditions:
@@ -83,7 +75,7 @@ def apply(rows: Sequence[RunRow], conditions: list) -> list[RunRow]:
                     r.model_id,
                     _none(r.method),
                     _none(r.sparsity),
-                    _fraction(r.sparsity),
+                    sparsity_fraction(r.sparsity),
                     _none(r.calib),
                     _none(r.corpus),
                     _int(r.seed),

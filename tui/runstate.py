@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from langprune.store.rundir import (
-    FINAL_STATES,
     RunDir,
     iter_run_dirs,
     progress_fraction,
     read_json,
     read_tail,
 )
+from langprune.vocab import FINAL_STATES, model_display_name
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def row_from(rd: RunDir, spec: dict[str, Any], status: dict[str, Any]) -> RunRow
     event = rd.last_event() if state not in ("queued",) else None
     model = spec.get("model") or {}
     model_id = str(model.get("id", "?"))
-    name = model.get("label") or model_id.rsplit("/", 1)[-1].removeprefix("random:")
+    name = model_display_name(model)
     seconds = status.get("seconds") or {}
     stage = (
         state if state in FINAL_STATES or state == "queued" else _text((event or {}).get("stage"))

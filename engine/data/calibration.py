@@ -16,13 +16,14 @@ from typing import Any
 import torch
 
 from langprune.engine.data.corpora import Corpus, CorpusError, describe_text
+from langprune.vocab import mix_parts
 
 
 def sample_calibration(
     corpus: Corpus, tokenizer: Any, language: str, nsamples: int, seqlen: int, seed: int
 ) -> torch.Tensor:
     """LongTensor [nsamples, seqlen] of calibration token ids, deterministic for a seed."""
-    langs = language.split("+")
+    langs = mix_parts(language)
     shares = [nsamples // len(langs) + (i < nsamples % len(langs)) for i in range(len(langs))]
     parts = [
         _sample_one(corpus, tokenizer, lang, share, seqlen, seed)

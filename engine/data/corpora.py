@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from langprune.engine.spec.experiment import CorpusSpec
+from langprune.errors import LangpruneError
 
 Part = Literal["calibration", "heldout"]
 PARTS = ("calibration", "heldout")
 
 
-class CorpusError(ValueError):
+class CorpusError(LangpruneError, ValueError):
     """A corpus cannot give the text asked for (unknown language, missing data, too little text)."""
 
 

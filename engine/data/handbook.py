@@ -7,11 +7,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from langprune.errors import LangpruneError
+
 HANDBOOK_HTML = Path("/usr/share/doc/debian-handbook/html")
 INSTALL = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "debian-handbook"]
 
 
-class DemoSetupError(RuntimeError):
+class DemoSetupError(LangpruneError, RuntimeError):
     """The demo cannot run here until the user does one thing, which the message names."""
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -23,18 +23,11 @@ from typing import Any
 
 from langprune.engine.spec.experiment import TaskSpec
 from langprune.engine.spec.lang_names import language_of_task
-from langprune.engine.spec.tasks import TASK_FAMILIES
+from langprune.engine.spec.tasks import TASK_FAMILIES, task_search_paths
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BOOTSTRAP_ITERS = 1000  # stderr of non-mean metrics; lm-eval's 100k is slow on CPU
-
-
-def shipped_task_dir() -> Path:
-    """The folder of task YAMLs shipped with langprune (`presets/tasks`)."""
-    from langprune import presets
-
-    return Path(presets.__file__).resolve().parent / "tasks"
 
 
 @dataclass(frozen=True)
@@ -50,15 +43,6 @@ class PlannedTask:
 
 
 # ------------------------------------------------------------------------------ task manager
-
-
-def _resolve_paths(paths: Iterable[str | Path]) -> tuple[str, ...]:
-    out = [str(shipped_task_dir())]
-    for p in paths:
-        resolved = str(Path(p).expanduser().resolve())
-        if resolved not in out:
-            out.append(resolved)
-    return tuple(out)
 
 
 def _absolutize_data_files(cfg: dict[str, Any], base: Path) -> None:
@@ -151,7 +135,7 @@ def plan_tasks(
     Local families (defined in presets/tasks or task_paths) win over the built-in table. A local
     group is split into its leaf tasks, filtered by the spec's languages (all when none given).
     """
-    local = task_manager(_resolve_paths(task_paths), False)
+    local = task_manager(task_search_paths(task_paths), False)
     planned: list[PlannedTask] = []
     needs_defaults = False
     for spec in tasks:
@@ -204,7 +188,7 @@ def evaluate_tasks(
     planned, needs_defaults = plan_tasks(tasks, task_paths=task_paths, batch_size=batch_size)
     if not planned:
         return []
-    tm = task_manager(_resolve_paths(task_paths), needs_defaults)
+    tm = task_manager(task_search_paths(task_paths), needs_defaults)
     lms: dict[int | str, Any] = {}  # one wrapper per batch size, all around the same model
     rows: list[dict[str, Any]] = []
     start = time.perf_counter()

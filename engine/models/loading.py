@@ -20,11 +20,12 @@ import torch
 
 from langprune.engine.models.random_models import build_random_model
 from langprune.engine.spec.experiment import ModelSpec
+from langprune.errors import LangpruneError
 
 DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 
 
-class ModelLoadError(RuntimeError):
+class ModelLoadError(LangpruneError, RuntimeError):
     """The model cannot be loaded; the message says which model, why, and how to fix it."""
 
 

@@ -2,8 +2,9 @@
 
 For each decoder layer: run the dense layer on the calibration hidden states while hooks gather fp32
 statistics of each linear sublayer's input, prune every sublayer, re-run the pruned layer, and feed
-its outputs to the next layer (the protocol of the Wanda and SparseGPT reference code). Magnitude
-needs no data and skips the forward passes. Embeddings and lm_head are never touched.
+its outputs to the next layer (the protocol of the Wanda and SparseGPT reference code). A method
+registered with needs_data=False (magnitude) skips the forward passes; the driver looks methods
+up in the registry of methods.py and has no per-method branch. Embeddings and lm_head are never touched.
 """
 
 from __future__ import annotations
@@ -25,14 +26,21 @@ from langprune.engine.prune.layers import (
     move_outside_layers,
     on_device,
 )
-from langprune.engine.prune.methods import METHODS, InputStats, Pattern
+from langprune.engine.prune.methods import InputStats, Method, get_method
+from langprune.errors import LangpruneError
+from langprune.vocab import Sparsity
 
 Progress = Callable[..., None]
 UNSTRUCTURED_TOLERANCE = 0.001  # 0.1 percentage point
 
 
-class SparsityError(RuntimeError):
+class SparsityError(LangpruneError, RuntimeError):
     """The weights do not have the sparsity that was asked for."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(
+            message, "report it: the pruning method did not reach the requested sparsity"
+        )
 
 
 @dataclass
@@ -74,9 +82,9 @@ def prune_model(
     calib_ids: LongTensor [nsamples, seqlen] (unused by magnitude). offload: the model stays in CPU
     memory and one decoder layer at a time moves to `device` (default: cuda when available).
     """
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r} (allowed: {', '.join(METHODS)})")
-    pattern = Pattern.parse(sparsity)
+    spec = get_method(method)
+    options = {"blocksize": blocksize, "percdamp": percdamp}
+    pattern = Sparsity.parse(sparsity)
     layers = find_decoder_layers(model)
     dev = _compute_device(layers, device, offload)
     _check_shapes(layers, pattern)
@@ -89,8 +97,7 @@ def prune_model(
     zeros = total = 0
 
     inputs: LayerInputs | None = None
-    needs_data = method != "magnitude"
-    if needs_data:
+    if spec.needs_data:
         if calib_ids is None:
             raise ValueError(f"{method} needs calibration samples (calib_ids is None)")
         mb = micro_batch or auto_micro_batch(model, layers, calib_ids.shape, dev)
@@ -114,17 +121,14 @@ def prune_model(
             if inputs is None:
                 t = time.perf_counter()
                 for lin in linears.values():
-                    METHODS[method]([lin.weight], pattern)
+                    spec.fn([lin.weight], None, pattern, **options)
                 timings["prune"] += _elapsed(t, dev)
             else:
-                groups = _gather_stats(layer, index, linears, inputs, mb, dev, method, timings)
+                groups = _gather_stats(layer, index, linears, inputs, mb, dev, spec, timings)
                 t = time.perf_counter()
                 for names, stats in groups:
                     weights = [linears[n].weight for n in names]
-                    if method == "sparsegpt":
-                        METHODS[method](weights, stats, pattern, blocksize, percdamp)
-                    else:
-                        METHODS[method](weights, stats, pattern)
+                    spec.fn(weights, stats, pattern, **options)
                 del groups
                 timings["prune"] += _elapsed(t, dev)
                 t = time.perf_counter()
@@ -152,7 +156,7 @@ def prune_model(
                 **extra,
             )
     overall = zeros / total
-    if not pattern.structured and abs(overall - pattern.fraction) > UNSTRUCTURED_TOLERANCE:
+    if not pattern.is_nm and abs(overall - pattern.fraction) > UNSTRUCTURED_TOLERANCE:
         raise SparsityError(
             f"overall sparsity {overall:.4%} misses the requested {pattern.fraction:.2%}"
         )
@@ -179,7 +183,7 @@ def _gather_stats(
     inputs: LayerInputs,
     mb: int,
     dev: torch.device,
-    method: str,
+    method: Method,
     timings: dict[str, float],
 ) -> list[tuple[list[str], InputStats]]:
     """Forward the dense layer with hooks; returns groups of sublayers that read the same input
@@ -203,7 +207,7 @@ def _gather_stats(
                 seen[key] = (name, x)
                 owner_of[name] = name
                 groups[name] = [name]
-                stats[name] = InputStats(x.shape[-1], dev, hessian=method == "sparsegpt")
+                stats[name] = InputStats(x.shape[-1], dev, hessian=method.needs_hessian)
             elif owner_of.get(name) != name:
                 return
             t = time.perf_counter()
@@ -239,11 +243,11 @@ def _run_layer(layer: nn.Module, index: int, inputs: LayerInputs, mb: int) -> No
         hidden[start : start + mb] = inputs.call(layer, index, hidden[start : start + mb])
 
 
-def check_matrix(where: str, weight: torch.Tensor, p: Pattern) -> int:
+def check_matrix(where: str, weight: torch.Tensor, p: Sparsity) -> int:
     """Count zeros; raise SparsityError on an unstructured miss > 0.1 pp or any violated N:M group."""
     w = weight.detach()
     zeros = int((w == 0).sum())
-    if p.structured:
+    if p.is_nm:
         per_group = (w.reshape(w.shape[0], -1, p.m) == 0).sum(-1)
         bad = int((per_group < p.n).sum())
         if bad:
@@ -257,8 +261,8 @@ def check_matrix(where: str, weight: torch.Tensor, p: Pattern) -> int:
     return zeros
 
 
-def _check_shapes(layers: nn.ModuleList, p: Pattern) -> None:
-    if not p.structured:
+def _check_shapes(layers: nn.ModuleList, p: Sparsity) -> None:
+    if not p.is_nm:
         return
     for name, lin in find_linears(layers[0]).items():
         if lin.in_features % p.m:

@@ -1,46 +1,64 @@
 """The pruning methods: magnitude, Wanda (Sun et al. 2023) and SparseGPT (Frantar & Alistarh 2023).
 
 Each method prunes a group of Linear weights that read the same input (q/k/v, gate/up), in place,
-from fp32 statistics of that input. The driver in pruning.py decides what the groups and inputs are.
+from fp32 statistics of that input. The driver (driver.py) decides what the groups and inputs are. Every method has the signature
+`fn(weights, stats, pattern, **options)` and is registered by name with `@register`; the driver
+looks it up in REGISTRY and has no per-method branch.
 """
 
 from __future__ import annotations
 
-import contextlib
+import difflib
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
-from langprune.engine.spec.experiment import parse_sparsity
+from langprune.vocab import Sparsity
+
+MethodFn = Callable[..., None]
+"""fn(weights, stats, pattern, **options): prune `weights` (Linear weights reading one input) in
+place. stats is the fp32 InputStats of that input, or None for a method that needs no data.
+options are the driver's method options (blocksize, percdamp); a method ignores those it does
+not use, so the driver passes the same options to every method."""
 
 
 @dataclass(frozen=True)
-class Pattern:
-    """A sparsity request: `fraction` of weights removed; `n` of every `m` consecutive inputs for N:M."""
+class Method:
+    """A registered pruning method: its function and what the driver must gather for it."""
 
-    fraction: float
-    n: int = 0
-    m: int = 0
+    name: str
+    fn: MethodFn
+    needs_data: bool  # False: no calibration forward passes, stats is None
+    needs_hessian: bool  # True: stats carry X^T X as well as the squared norms
 
-    @property
-    def structured(self) -> bool:
-        return self.m > 0
 
-    @classmethod
-    def parse(cls, sparsity: str | float) -> Pattern:
-        if isinstance(sparsity, str) and ":" not in sparsity:
-            # run specs store ratios as canonical strings ("0.5")
-            with contextlib.suppress(ValueError):
-                sparsity = float(sparsity)
-        canonical = parse_sparsity(sparsity)
-        if ":" in canonical:
-            n, m = (int(v) for v in canonical.split(":"))
-            return cls(n / m, n, m)
-        return cls(float(canonical))
+REGISTRY: dict[str, Method] = {}
 
-    def __str__(self) -> str:
-        return f"{self.n}:{self.m}" if self.structured else f"{self.fraction:g}"
+
+def register(
+    name: str, *, needs_data: bool = True, needs_hessian: bool = False
+) -> Callable[[MethodFn], MethodFn]:
+    """Register `fn` under `name`: a new method is one function plus this decorator."""
+
+    def add(fn: MethodFn) -> MethodFn:
+        if name in REGISTRY:
+            raise ValueError(f"pruning method {name!r} is registered twice")
+        REGISTRY[name] = Method(name, fn, needs_data, needs_hessian)
+        return fn
+
+    return add
+
+
+def get_method(name: str) -> Method:
+    """The registered method called `name`; ValueError naming the allowed ones and a near match."""
+    if name in REGISTRY:
+        return REGISTRY[name]
+    close = difflib.get_close_matches(name, list(REGISTRY), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise ValueError(f"unknown method {name!r}{hint} (allowed: {', '.join(REGISTRY)})")
 
 
 class InputStats:
@@ -88,10 +106,10 @@ def lowest_k_mask(score: torch.Tensor, k: int) -> torch.Tensor:
     return mask | (tie & (tie.cumsum(-1) <= deficit))
 
 
-def _prune_lowest(weight: torch.Tensor, score: torch.Tensor, p: Pattern) -> None:
+def _prune_lowest(weight: torch.Tensor, score: torch.Tensor, p: Sparsity) -> None:
     """Zero, in place, the lowest-scoring weights: `fraction` of each row, or n of every m inputs."""
     rows, cols = score.shape
-    if p.structured:
+    if p.is_nm:
         groups = score.view(rows, cols // p.m, p.m)
         idx = groups.topk(p.n, dim=-1, largest=False).indices
         mask = torch.zeros_like(groups, dtype=torch.bool).scatter_(-1, idx, True).view(rows, cols)
@@ -100,30 +118,36 @@ def _prune_lowest(weight: torch.Tensor, score: torch.Tensor, p: Pattern) -> None
     weight.data.masked_fill_(mask, 0)
 
 
-def magnitude(weights: list[torch.Tensor], p: Pattern) -> None:
+@register("magnitude", needs_data=False)
+def magnitude(
+    weights: list[torch.Tensor], stats: InputStats | None, p: Sparsity, **options: Any
+) -> None:
     """|W|: one threshold per matrix (the k smallest go), or n of every m inputs of a row for N:M."""
     for w in weights:
         score = w.detach().abs().float()
-        if p.structured:
+        if p.is_nm:
             _prune_lowest(w, score, p)
         else:
             mask = lowest_k_mask(score.view(1, -1), int(score.numel() * p.fraction))
             w.data.masked_fill_(mask.view_as(w), 0)
 
 
-def wanda(weights: list[torch.Tensor], stats: InputStats, p: Pattern) -> None:
+@register("wanda")
+def wanda(weights: list[torch.Tensor], stats: InputStats, p: Sparsity, **options: Any) -> None:
     """Score |W_ij| * sqrt(mean_t x_j^2), compared within each output row (or row group of m)."""
     norm = stats.mean_sq().sqrt().unsqueeze(0)
     for w in weights:
         _prune_lowest(w, w.detach().abs().float() * norm, p)
 
 
+@register("sparsegpt", needs_hessian=True)
 def sparsegpt(
     weights: list[torch.Tensor],
     stats: InputStats,
-    p: Pattern,
+    p: Sparsity,
     blocksize: int = 128,
     percdamp: float = 0.01,
+    **options: Any,
 ) -> None:
     """OBS pruning with lazy block updates. Weights sharing one Hessian are stacked by rows (the
     algorithm is row-independent) while unstructured masks are still chosen per matrix."""
@@ -145,14 +169,14 @@ def sparsegpt(
         Hinv1 = Hinv[i1:i2, i1:i2]
         d = Hinv1.diagonal()
         mask1 = torch.zeros_like(W1, dtype=torch.bool)
-        if not p.structured:
+        if not p.is_nm:
             # adaptive mask: the `fraction` of each matrix's block with the lowest w^2 / [H^-1]_jj^2
             score = W1.pow(2) / d.pow(2).unsqueeze(0)
             for r0, r1 in itertools.pairwise(bounds):
                 part = score[r0:r1].reshape(1, -1)
                 mask1[r0:r1] = lowest_k_mask(part, int(part.numel() * p.fraction)).view(r1 - r0, -1)
         for i in range(i2 - i1):
-            if p.structured and i % p.m == 0:
+            if p.is_nm and i % p.m == 0:
                 score = W1[:, i : i + p.m].pow(2) / d[i : i + p.m].pow(2).unsqueeze(0)
                 mask1.scatter_(1, i + score.topk(p.n, dim=1, largest=False).indices, True)
             w = W1[:, i]
@@ -167,4 +191,4 @@ def sparsegpt(
         w.data.copy_(W[r0:r1])
 
 
-METHODS = {"magnitude": magnitude, "wanda": wanda, "sparsegpt": sparsegpt}
+METHODS = {name: m.fn for name, m in REGISTRY.items()}  # name -> function, in registration order

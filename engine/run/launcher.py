@@ -19,15 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from langprune.engine.run import registry
-from langprune.engine.run.registry import pid_alive, try_lock
-from langprune.store.rundir import FINAL_STATES, RunDir, create, iter_run_dirs, write_json_atomic
+from langprune.engine.run.registry import pid_alive
+from langprune.engine.run.state import is_active, refresh_lost, scancel
+from langprune.errors import RunnerError
+from langprune.store.rundir import RunDir, create, iter_run_dirs, write_json_atomic
+from langprune.vocab import FINAL_STATES
 from langprune.workspace import runs_dir
 
-# A heartbeat older than this (with a free lock) means the worker is gone even when its pid cannot
-# be checked (another host). The worker touches it every 2 s.
-STALE_HEARTBEAT_S = 20.0
 CANCEL_GRACE_S = 3.5  # SIGTERM, then SIGKILL to the whole group: cancel completes within 5 s
-LOST = "worker lost"
 
 
 @dataclass
@@ -42,17 +41,6 @@ class LaunchResult:
 
 def _spec_json(run: Any) -> dict[str, Any]:
     return run.model_dump(mode="json")
-
-
-def _is_active(rd: RunDir, status: dict[str, Any]) -> bool:
-    """A run some worker or Slurm job is working on right now."""
-    if status.get("state") != "running":
-        return False
-    if rd.is_locked():
-        return True
-    return bool(status.get("job_id")) and _slurm_alive({str(status["job_id"])}).get(
-        str(status["job_id"]), False
-    )
 
 
 def reset_for_rerun(rd: RunDir, **fields: Any) -> None:
@@ -89,7 +77,9 @@ def launch(
 
     executor = executor or experiment.runner.executor
     if executor not in ("local", "slurm"):
-        raise ValueError(f"executor {executor!r} is unknown (allowed: local, slurm)")
+        raise RunnerError(
+            f"executor {executor!r} is unknown (allowed: local, slurm)", "use --executor local"
+        )
     gpus = experiment.runner.gpus if gpus is None else gpus
     slots_per_gpu = slots_per_gpu or experiment.runner.slots_per_gpu
     if executor == "local":  # refuse a bad --gpus before anything is written
@@ -101,9 +91,9 @@ def launch(
         from langprune.engine.run.slurm import resolve_params
 
         if not shutil.which("sbatch"):
-            raise ValueError(
-                "executor slurm: sbatch is not on PATH here (run from a Slurm login node, or use "
-                "--executor local)"
+            raise RunnerError(
+                "executor slurm: sbatch is not on PATH here",
+                "run from a Slurm login node, or use --executor local",
             )
 
         slurm_params = resolve_params(experiment.runner.slurm, slurm or {})
@@ -119,7 +109,7 @@ def launch(
             continue
         status = rd.status()
         state = status.get("state")
-        if (state == "done" and (not force or run.is_dense)) or _is_active(rd, status):
+        if (state == "done" and (not force or run.is_dense)) or is_active(rd, status):
             result.skipped.append(run.id)
         elif state == "queued" and status.get("executor", "local") == executor:
             result.queued.append(run.id)  # queued before and never started: still waiting
@@ -167,7 +157,10 @@ def find_runs(workspace: Path, run_ids: Iterable[str] | None) -> list[RunDir]:
         if not rd.exists():
             matches = [r for r in iter_run_dirs(root) if r.id.startswith(rid)]
             if len(matches) != 1:
-                raise ValueError(f"run {rid!r}: {'ambiguous prefix' if matches else 'no such run'}")
+                raise RunnerError(
+                    f"run {rid!r}: {'ambiguous prefix' if matches else 'no such run'}",
+                    "give more characters of the id (langprune status lists them)",
+                )
             rd = matches[0]
         out.append(rd)
     return out
@@ -177,11 +170,9 @@ def cancel(workspace: Path, run_ids: Iterable[str] | None) -> dict[str, str]:
     """Stop runs (None = every unfinished run): queued ones never start, running ones get SIGTERM
     on their worker's whole process group (SIGKILL after a grace period) or `scancel` on Slurm.
     Returns run id -> what happened."""
-    from langprune.engine.run import slurm
-
     outcome: dict[str, str] = {}
     running: list[tuple[RunDir, dict[str, Any]]] = []
-    scancel: list[str] = []
+    to_scancel: list[str] = []
     # Queued runs first, so that the scheduler cannot hand them to a fresh worker meanwhile.
     for rd in find_runs(workspace, run_ids):
         status = rd.status()
@@ -195,11 +186,11 @@ def cancel(workspace: Path, run_ids: Iterable[str] | None) -> dict[str, str]:
             rd.set_status("cancelled", error="cancelled by user")
             outcome[rd.id] = "cancelled"
             if job:
-                scancel.append(str(job))
+                to_scancel.append(str(job))
         if state == "running" and not job:
             running.append((rd, status))
-    if scancel:
-        slurm.scancel(scancel)
+    if to_scancel:
+        scancel(to_scancel)
 
     groups: dict[int, list[RunDir]] = {}
     here = socket.gethostname()
@@ -261,8 +252,10 @@ def retry(
     slurm_params: dict[str, Any] = {}
     for rd in chosen.values():
         status = rd.status()
-        if _is_active(rd, status):
-            raise ValueError(f"run {rd.id} is running: cancel it first")
+        if is_active(rd, status):
+            raise RunnerError(
+                f"run {rd.id} is running", f"cancel it first: langprune cancel {rd.id}"
+            )
         executor = status.get("executor") or "local"
         if executor == "slurm":
             slurm_params = slurm_params or dict(status.get("slurm") or {})
@@ -275,62 +268,3 @@ def retry(
 
         submit(workspace, queued["slurm"], slurm_params)
     return queued["local"] + queued["slurm"]
-
-
-def refresh_lost(workspace: Path) -> list[str]:
-    """Mark runs whose worker vanished (kill -9, reboot, Slurm job gone) as failed "worker lost".
-
-    A run is lost when its state says running (or queued on Slurm) but nobody holds its lock, and
-    its worker is known dead: the pid is gone (same host), the heartbeat is stale (other host), or
-    its Slurm job has left the queue.
-    """
-    candidates = []
-    jobs: set[str] = set()
-    for rd in iter_run_dirs(runs_dir(workspace)):
-        status = rd.status()
-        state = status.get("state")
-        if state == "running" or (state == "queued" and status.get("job_id")):
-            candidates.append(rd)
-            if status.get("job_id"):
-                jobs.add(str(status["job_id"]))
-    if not candidates:
-        return []
-    alive_jobs = _slurm_alive(jobs) if jobs else {}
-    here = socket.gethostname()
-    lost = []
-    for rd in candidates:
-        with try_lock(rd.lock) as held:
-            if held is None:
-                continue  # a live worker holds it
-            status = rd.status()  # again, under the lock: the worker may have just finished
-            state = status.get("state")
-            job = str(status["job_id"]) if status.get("job_id") else None
-            if job is not None:
-                if job not in alive_jobs or alive_jobs[job]:
-                    continue  # still pending/running in Slurm, or Slurm cannot be asked here
-                why = f"{LOST}: Slurm job {job} ended without finishing the run"
-            elif state != "running":
-                continue
-            else:
-                pid, host = status.get("pid"), status.get("host")
-                age = rd.heartbeat_age()
-                dead_here = host == here and isinstance(pid, int) and not pid_alive(pid)
-                stale = age is None or age > STALE_HEARTBEAT_S
-                if not (dead_here or stale):
-                    continue
-                why = f"{LOST} (pid {pid} on {host} is gone; last heartbeat {_ago(age)})"
-            if state in ("running", "queued"):
-                rd.set_status("failed", error=why)
-                lost.append(rd.id)
-    return lost
-
-
-def _ago(age: float | None) -> str:
-    return "never" if age is None else f"{age:.0f} s ago"
-
-
-def _slurm_alive(jobs: set[str]) -> dict[str, bool]:
-    """Job id -> still in Slurm's queue; {} when Slurm cannot be asked from here."""
-    from langprune.engine.run.slurm import jobs_alive
-
-    return jobs_alive(jobs)

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from langprune.store.rundir import FINAL_STATES, STATES, RunDir, iter_run_dirs, progress_fraction
+from langprune.store.rundir import RunDir, iter_run_dirs, progress_fraction
+from langprune.vocab import FINAL_STATES, STATES, model_display_name
 from langprune.workspace import runs_dir
 
 
@@ -50,9 +51,7 @@ def label(spec: dict[str, Any] | None) -> str:
     if not spec:
         return "?"
     model = spec.get("model") or {}
-    name = model.get("label") or str(model.get("id", "?")).rsplit("/", 1)[-1].removeprefix(
-        "random:"
-    )
+    name = model_display_name(model)
     if spec.get("method") == "dense":
         return f"{name} dense"
     return (

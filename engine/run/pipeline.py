@@ -1,7 +1,7 @@
 """One run, start to end, on a model a worker has already loaded (torch side).
 
-Stages: calibration -> prune -> eval_ppl -> eval_tasks -> analysis (pruned cells only; it
-leaves the model dense, see engine/analysis/stage.py). After each stage `resume_stage` in
+Stages (vocab.STAGES): calibration -> prune -> eval_ppl -> eval_tasks -> analysis (pruned cells
+only; it leaves the model dense, see engine/analysis/stage.py), one function each (STAGE_STEPS). After each stage `resume_stage` in
 status.json names it, so that a requeued Slurm task picks up after the last completed stage: metric
 rows of finished stages are kept, the pruned weights come back from `pruned.pt` (written only when
 checkpoints are on, since an 8B model's weights are 16 GB per run).
@@ -16,13 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from langprune.engine.spec.experiment import Run, sparsity_fraction
+from langprune.engine.spec.experiment import Run
 from langprune.store.rundir import RunDir
+from langprune.vocab import STAGES
 
-STAGES = ("load", "calibration", "prune", "eval_ppl", "eval_tasks", "analysis", "done")
 CHECKPOINT = "pruned.pt"
-# prune_model checks its own target; this is the runner's independent bound on the measured figure.
-SPARSITY_TOLERANCE = 0.02
 
 Progress = Callable[..., None]
 
@@ -103,6 +101,20 @@ def _zero_fraction(model: Any) -> float:
     return zeros / total if total else 0.0
 
 
+@dataclass
+class _Job:
+    """What the stages of one `execute` call share."""
+
+    run: Run
+    rd: RunDir
+    ctx: ModelContext
+    progress: Progress
+    checkpoints: bool
+    seconds: dict[str, float]
+    result: dict[str, Any] = field(default_factory=dict)
+    calib_ids: Any = None  # LongTensor [nsamples, seqlen] from _calibrate; None for magnitude
+
+
 def execute(
     run: Run,
     rd: RunDir,
@@ -111,120 +123,158 @@ def execute(
     *,
     checkpoints: bool = False,
 ) -> dict[str, Any]:
-    """Run every stage not yet completed; returns the fields for the final status."""
-    seconds: dict[str, float] = dict(rd.status().get("seconds") or {})
-    done_stage = stage_index(rd.status().get("resume_stage"))
-    model, tokenizer = ctx.loaded.model, ctx.loaded.tokenizer
-    result: dict[str, Any] = {}
+    """Run every stage not yet completed, in STAGES order; returns the fields for the final status.
 
-    if not run.is_dense:
-        ckpt = rd.path / CHECKPOINT
-        if done_stage >= stage_index("prune") and ckpt.is_file():
-            _restore_pruned(model, ckpt)
-            ctx.dirty = True
-            progress(stage="prune", step=1, total=1, message="pruned weights restored")
-        else:
-            done_stage = min(done_stage, stage_index("load"))
-            ctx.ensure_dense()
-            t0 = time.time()
-            progress(stage="calibration", step=0, total=1, language=run.calibration_language)
-            from langprune.engine.data.calibration import sample_calibration
-
-            assert run.corpus is not None and run.calibration_language is not None
-            # Magnitude pruning looks at the weights only: no calibration text to draw.
-            calib_ids = (
-                None
-                if run.method == "magnitude"
-                else sample_calibration(
-                    ctx.corpus(run.corpus),
-                    tokenizer,
-                    run.calibration_language,
-                    run.nsamples,
-                    run.seqlen,
-                    run.seed,
-                )
-            )
-            progress(stage="calibration", step=1, total=1, language=run.calibration_language)
-            seconds["calibration"] = time.time() - t0
-            _mark(rd, "calibration", seconds=seconds)
-
-            from langprune.engine.prune.driver import prune_model
-
-            t0 = time.time()
-            ctx.dirty = True
-            assert run.sparsity is not None
-            report = prune_model(
-                model,
-                calib_ids,  # the driver moves micro-batches to its compute device
-                run.method,
-                run.sparsity,
-                progress=progress,
-                offload=run.model.offload,
-            )
-            seconds["prune"] = time.time() - t0
-            achieved = float(getattr(report, "overall", None) or _zero_fraction(model))
-            target = sparsity_fraction(run.sparsity)
-            if achieved + SPARSITY_TOLERANCE < target:
-                raise RuntimeError(
-                    f"sparsity check: reached {achieved:.4f}, asked for {target:.4f} ({run.sparsity})"
-                )
-            result["achieved_sparsity"] = achieved
-            if checkpoints:
-                _save_pruned(model, ckpt)
-            _mark(rd, "prune", seconds=seconds, achieved_sparsity=achieved)
-    else:
+    A pruned run resumes after its last completed stage only when its pruned weights were saved
+    (checkpoints on); otherwise calibration and pruning are redone (calibration samples are not
+    kept). A dense run has no calibration or prune stage.
+    """
+    job = _Job(run, rd, ctx, progress, checkpoints, dict(rd.status().get("seconds") or {}))
+    done = stage_index(rd.status().get("resume_stage"))
+    if run.is_dense:
         ctx.ensure_dense()
-        result["achieved_sparsity"] = _zero_fraction(model)
+        job.result["achieved_sparsity"] = _zero_fraction(ctx.loaded.model)
+    elif done >= stage_index("prune") and (rd.path / CHECKPOINT).is_file():
+        _restore_pruned(ctx.loaded.model, rd.path / CHECKPOINT)
+        ctx.dirty = True
+        progress(stage="prune", step=1, total=1, message="pruned weights restored")
+    else:
+        done = min(done, stage_index("load"))
+    for stage in STAGES:
+        step = STAGE_STEPS.get(stage)
+        if step is not None and stage_index(stage) > done and not (run.is_dense and step.pruned):
+            step.fn(job)
+    job.seconds.setdefault("eval", 0.0)
+    job.result["seconds"] = job.seconds
+    return job.result
 
-    ev = run.evaluation
+
+def _calibrate(job: _Job) -> None:
+    """Stage calibration: draw the calibration token ids (none for a method that needs no data)."""
+    from langprune.engine.data.calibration import sample_calibration
+    from langprune.engine.prune.methods import get_method
+
+    run, ctx = job.run, job.ctx
+    ctx.ensure_dense()
     t0 = time.time()
-    if done_stage < stage_index("eval_ppl"):
-        _keep_metrics(rd, lambda r: r.get("kind") != "perplexity")
-        if ev.languages and ev.corpus is not None:
-            from langprune.engine.eval.perplexity import evaluate_perplexity
+    job.progress(stage="calibration", step=0, total=1, language=run.calibration_language)
+    assert run.corpus is not None and run.calibration_language is not None
+    assert run.nsamples is not None and run.seqlen is not None and run.seed is not None
+    # Magnitude pruning looks at the weights only: no calibration text to draw.
+    job.calib_ids = (
+        sample_calibration(
+            ctx.corpus(run.corpus),
+            ctx.loaded.tokenizer,
+            run.calibration_language,
+            run.nsamples,
+            run.seqlen,
+            run.seed,
+        )
+        if get_method(run.method).needs_data
+        else None
+    )
+    job.progress(stage="calibration", step=1, total=1, language=run.calibration_language)
+    job.seconds["calibration"] = time.time() - t0
+    _mark(job.rd, "calibration", seconds=job.seconds)
 
-            corpus = ctx.corpus(ev.corpus)
-            for lang in ev.languages:
-                texts = corpus.documents(lang, "heldout")
-                res = evaluate_perplexity(
-                    model,
-                    tokenizer,
-                    texts,
-                    seqlen=ev.seqlen,
-                    max_tokens=ev.max_tokens,
-                    batch_size=ev.batch_size,
-                    progress=progress,
-                    language=lang,
-                )
-                for row in res.rows(lang, corpus.name):
-                    rd.add_metric(row)
-        _mark(rd, "eval_ppl")
-    if done_stage < stage_index("eval_tasks"):
-        _keep_metrics(rd, lambda r: r.get("kind") != "task")
-        if ev.tasks:
-            from langprune.engine.eval.tasks import evaluate_tasks
 
-            rows = evaluate_tasks(
-                model,
-                tokenizer,
-                list(ev.tasks),
-                task_paths=list(ev.task_paths),
-                batch_size=None,  # each task's own batch size
-                progress=progress,
+def _prune(job: _Job) -> None:
+    """Stage prune: prune in place (the driver checks the sparsity it reached), save if asked."""
+    from langprune.engine.prune.driver import prune_model
+
+    run, ctx = job.run, job.ctx
+    t0 = time.time()
+    ctx.dirty = True
+    assert run.sparsity is not None
+    report = prune_model(
+        ctx.loaded.model,
+        job.calib_ids,  # the driver moves micro-batches to its compute device
+        run.method,
+        run.sparsity,
+        progress=job.progress,
+        offload=run.model.offload,
+    )
+    job.calib_ids = None
+    job.seconds["prune"] = time.time() - t0
+    job.result["achieved_sparsity"] = report.overall
+    if job.checkpoints:
+        _save_pruned(ctx.loaded.model, job.rd.path / CHECKPOINT)
+    _mark(job.rd, "prune", seconds=job.seconds, achieved_sparsity=report.overall)
+
+
+def _eval_ppl(job: _Job) -> None:
+    """Stage eval_ppl: perplexity per evaluation language on the held-out text."""
+    t0 = time.time()
+    rd, ev, ctx = job.rd, job.run.evaluation, job.ctx
+    _keep_metrics(rd, lambda r: r.get("kind") != "perplexity")
+    if ev.languages and ev.corpus is not None:
+        from langprune.engine.eval.perplexity import evaluate_perplexity
+
+        assert ev.seqlen is not None
+        corpus = ctx.corpus(ev.corpus)
+        for lang in ev.languages:
+            res = evaluate_perplexity(
+                ctx.loaded.model,
+                ctx.loaded.tokenizer,
+                corpus.documents(lang, "heldout"),
+                seqlen=ev.seqlen,
+                max_tokens=ev.max_tokens,
+                batch_size=ev.batch_size,
+                progress=job.progress,
+                language=lang,
             )
-            for row in rows:
+            for row in res.rows(lang, corpus.name):
                 rd.add_metric(row)
-        _mark(rd, "eval_tasks")
-    seconds["eval"] = seconds.get("eval", 0.0) + time.time() - t0
-    if not run.is_dense and done_stage < stage_index("analysis"):
-        from langprune.engine.analysis.stage import run_analyses
+    _mark(rd, "eval_ppl")
+    job.seconds["eval"] = job.seconds.get("eval", 0.0) + time.time() - t0
 
-        t0 = time.time()
-        run_analyses(run, rd, ctx, progress, ctx.key)
-        seconds["analysis"] = time.time() - t0
-        _mark(rd, "analysis", seconds=seconds)
-    result["seconds"] = seconds
-    return result
+
+def _eval_tasks(job: _Job) -> None:
+    """Stage eval_tasks: the lm-eval tasks, each with its own batch size."""
+    t0 = time.time()
+    rd, ev, ctx = job.rd, job.run.evaluation, job.ctx
+    _keep_metrics(rd, lambda r: r.get("kind") != "task")
+    if ev.tasks:
+        from langprune.engine.eval.tasks import evaluate_tasks
+
+        rows = evaluate_tasks(
+            ctx.loaded.model,
+            ctx.loaded.tokenizer,
+            list(ev.tasks),
+            task_paths=list(ev.task_paths),
+            batch_size=None,  # each task's own batch size
+            progress=job.progress,
+        )
+        for row in rows:
+            rd.add_metric(row)
+    _mark(rd, "eval_tasks")
+    job.seconds["eval"] = job.seconds.get("eval", 0.0) + time.time() - t0
+
+
+def _analysis(job: _Job) -> None:
+    """Stage analysis: masks, LAPE neurons, layer drift ([analysis] of the preset)."""
+    from langprune.engine.analysis.stage import run_analyses
+
+    t0 = time.time()
+    run_analyses(job.run, job.rd, job.ctx, job.progress, job.ctx.key)
+    job.seconds["analysis"] = time.time() - t0
+    _mark(job.rd, "analysis", seconds=job.seconds)
+
+
+@dataclass(frozen=True)
+class _Step:
+    fn: Callable[[_Job], None]
+    pruned: bool  # only pruned runs have this stage
+
+
+# The function of each stage that does work, by its name in STAGES ("load" is load_context).
+STAGE_STEPS: dict[str, _Step] = {
+    "calibration": _Step(_calibrate, pruned=True),
+    "prune": _Step(_prune, pruned=True),
+    "eval_ppl": _Step(_eval_ppl, pruned=False),
+    "eval_tasks": _Step(_eval_tasks, pruned=False),
+    "analysis": _Step(_analysis, pruned=True),
+}
 
 
 def _save_pruned(model: Any, path: Path) -> None:

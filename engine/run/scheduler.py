@@ -26,13 +26,14 @@ from types import FrameType
 from langprune.engine.run import registry
 from langprune.engine.run.registry import WorkerRecord, try_lock
 from langprune.engine.run.slots import Slot, detect_gpus, make_slots, plan_batches, resolve_gpus
+from langprune.engine.run.state import refresh_lost
 from langprune.store.rundir import (
-    FINAL_STATES,
     RunDir,
     iter_run_dirs,
     read_json,
     write_json_atomic,
 )
+from langprune.vocab import FINAL_STATES
 from langprune.workspace import runs_dir
 
 POLL_S = 0.2
@@ -93,8 +94,6 @@ class Scheduler:
         return live
 
     def _finished(self, rec: WorkerRecord) -> None:
-        from langprune.engine.run.launcher import refresh_lost
-
         child = self.children.pop(rec.id, None)
         code = child.returncode if child is not None else None
         lost = refresh_lost(self.workspace)
@@ -186,8 +185,6 @@ class Scheduler:
 
     def serve(self) -> None:
         """Loop until nothing is queued or running for LINGER_S (or SIGTERM)."""
-        from langprune.engine.run.launcher import refresh_lost
-
         refresh_lost(self.workspace)
         for rd in iter_run_dirs(runs_dir(self.workspace)):
             if rd.state() in FINAL_STATES:

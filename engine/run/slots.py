@@ -13,6 +13,8 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from langprune.errors import RunnerError
+
 # Tests and machines with an unusual driver set the GPU list explicitly ("" = no GPU).
 FAKE_GPUS_ENV = "LANGPRUNE_GPUS"
 
@@ -78,7 +80,10 @@ def resolve_gpus(
     missing = [g for g in wanted if g not in available]
     if missing:
         have = ", ".join(available) or "none"
-        raise ValueError(f"--gpus: GPU {', '.join(missing)} is not available (visible: {have})")
+        raise RunnerError(
+            f"--gpus: GPU {', '.join(missing)} is not available (visible: {have})",
+            "pick visible GPUs with --gpus, or --gpus all",
+        )
     return wanted
 
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import submitit
 
 from langprune.engine.run.registry import runner_dir
+from langprune.errors import RunnerError
 from langprune.store.rundir import RunDir
 from langprune.workspace import runs_dir
 
@@ -41,7 +41,7 @@ def resolve_params(spec: Any, overrides: dict[str, Any]) -> dict[str, Any]:
     params = spec.model_dump(mode="json") if hasattr(spec, "model_dump") else dict(spec)
     for key, value in overrides.items():
         if key not in FIELDS:
-            raise ValueError(f"slurm option {key!r} is unknown (allowed: {', '.join(FIELDS)})")
+            raise RunnerError(f"slurm option {key!r} is unknown (allowed: {', '.join(FIELDS)})")
         if value is None:
             continue
         if key == "extra":
@@ -58,7 +58,10 @@ def time_minutes(value: str | int) -> int:
         return value
     m = re.fullmatch(r"(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?", value.strip())
     if not m:
-        raise ValueError(f"slurm time {value!r} is not a Slurm time limit (e.g. 12:00:00, 1-00:00)")
+        raise RunnerError(
+            f"slurm time {value!r} is not a Slurm time limit",
+            "write it as minutes, HH:MM:SS or D-HH:MM, e.g. 12:00:00 or 1-00:00",
+        )
     days, a, b, c = m.groups()
     parts = [int(x) for x in (a, b, c) if x is not None]
     if days is not None:  # D-HH, D-HH:MM, D-HH:MM:SS
@@ -151,36 +154,3 @@ def available() -> bool:
     except (OSError, subprocess.SubprocessError):
         return False
     return out.returncode == 0 and bool(out.stdout.strip())
-
-
-def jobs_alive(job_ids: Iterable[str]) -> dict[str, bool]:
-    """Job id -> still known to Slurm's queue (pending, running, requeued, completing).
-
-    {} when Slurm cannot be asked from here (no squeue, controller down): callers must then not
-    conclude anything.
-    """
-    ids = set(job_ids)
-    if not ids or not shutil.which("squeue"):
-        return {}
-    try:
-        out = subprocess.run(
-            ["squeue", "-h", "-r", "-o", "%i|%T"], capture_output=True, text=True, timeout=20
-        )
-    except (OSError, subprocess.SubprocessError):
-        return {}
-    if out.returncode != 0:
-        return {}
-    queued = {line.split("|")[0].strip() for line in out.stdout.splitlines() if line.strip()}
-    return {j: j in queued for j in ids}
-
-
-def scancel(job_ids: Iterable[str]) -> None:
-    ids = sorted(set(job_ids))
-    if ids and shutil.which("scancel"):
-        subprocess.run(["scancel", *ids], capture_output=True, timeout=30)
-
-
-def log_files(workspace: Path, job_id: str) -> list[Path]:
-    """submitit's stdout/stderr of a job: <slurm>/<job id>/<job id>_<task>_log.{out,err}."""
-    folder = runner_dir(workspace) / "slurm" / job_id
-    return sorted(folder.glob(f"{job_id}_*_log.*"))

@@ -39,7 +39,8 @@ from langprune.engine.run.pipeline import (
 )
 from langprune.engine.run.progress import Heartbeat, Reporter, rss_bytes
 from langprune.engine.run.registry import WorkerRecord, try_lock
-from langprune.store.rundir import FINAL_STATES, RunDir
+from langprune.store.rundir import RunDir
+from langprune.vocab import FINAL_STATES
 
 TRACEBACK_LINES = 40
 OOM_HINT = (

@@ -9,8 +9,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from langprune.errors import LangpruneError
 
-class SpecError(Exception):
+
+class SpecError(LangpruneError):
     """Invalid experiment input; each problem names the field, the bad value and what is allowed."""
 
     def __init__(self, problems: list[str]):

@@ -5,19 +5,16 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from langprune.engine.spec.languages import check_code, parse_calibration_language
-from langprune.engine.spec.tasks import TASK_FAMILIES
+from langprune.engine.spec.tasks import task_index
+from langprune.vocab import DENSE, canonical_sparsity
 
-METHODS = ("magnitude", "wanda", "sparsegpt")
-DENSE = "dense"
 CORPUS_SOURCES = ("hf", "files", "handbook", "synthetic")
 MODEL_SOURCES = ("auto", "hub", "local", "gguf", "random", "package")
-_NM = re.compile(r"^(\d+):(\d+)$")
 
 
 class Strict(BaseModel):
@@ -83,42 +80,6 @@ class CorpusSpec(Strict):
         return v
 
 
-def parse_sparsity(value: object) -> str:
-    """Canonical sparsity: a ratio in (0, 1) as '0.5', or 'N:M' with 0 < N < M."""
-    if isinstance(value, bool):
-        raise ValueError(
-            f"{value!r} is not a sparsity (expected a ratio like 0.5 or 'N:M' like '2:4')"
-        )
-    if isinstance(value, (int, float)):
-        if not 0 < value < 1:
-            raise ValueError(
-                f"{value!r} is out of range: an unstructured sparsity is a ratio strictly between "
-                "0 and 1, e.g. 0.5"
-            )
-        return repr(float(value))
-    if isinstance(value, str):
-        m = _NM.match(value.strip())
-        if not m:
-            raise ValueError(
-                f"{value!r} is not a sparsity (expected a ratio like 0.5 or 'N:M' like '2:4')"
-            )
-        n, mm = int(m.group(1)), int(m.group(2))
-        if not 0 < n < mm:
-            raise ValueError(
-                f"{value!r} is not a valid N:M pattern: it needs 0 < N < M, e.g. '2:4'"
-            )
-        return f"{n}:{mm}"
-    raise ValueError(f"{value!r} is not a sparsity (expected a ratio like 0.5 or 'N:M' like '2:4')")
-
-
-def sparsity_fraction(sparsity: str) -> float:
-    """The fraction of weights a canonical sparsity removes ('2:4' -> 0.5)."""
-    if ":" in sparsity:
-        n, m = sparsity.split(":")
-        return int(n) / int(m)
-    return float(sparsity)
-
-
 class PruningSpec(Strict):
     methods: list[Literal["magnitude", "wanda", "sparsegpt"]] = Field(min_length=1)
     sparsity: list[float | str] = Field(min_length=1)
@@ -133,7 +94,7 @@ class PruningSpec(Strict):
     def _canonical(cls, v: object) -> object:
         if not isinstance(v, list):
             return v
-        return _unique([parse_sparsity(x) for x in v], "sparsity")
+        return _unique([canonical_sparsity(x) for x in v], "sparsity")
 
 
 class CalibrationSpec(Strict):
@@ -258,11 +219,13 @@ class Experiment(Strict):
     @model_validator(mode="after")
     def _tasks_exist(self) -> Experiment:
         problems = []
-        local = set(local_task_names(self.evaluation.task_paths))
+        if not self.evaluation.tasks:
+            return self
+        index = task_index(self.evaluation.task_paths)
         for i, task in enumerate(self.evaluation.tasks):
-            if task.family in TASK_FAMILIES or task.family in local:
+            if index.knows(task.family):
                 continue
-            known = ", ".join(sorted(TASK_FAMILIES))
+            known = ", ".join(index.allowed())
             problems.append(
                 f"evaluation.tasks[{i}].family: unknown task family {task.family!r} "
                 f"(allowed: {known}, or a task defined in evaluation.task_paths)"
@@ -299,20 +262,6 @@ class Experiment(Strict):
                     )
                 )
         return out
-
-
-def local_task_names(paths: list[str]) -> list[str]:
-    """Task and group names declared by lm-eval YAML files under the given folders (no lm_eval)."""
-    from pathlib import Path
-
-    names = []
-    for folder in paths:
-        for yaml_file in sorted(Path(folder).expanduser().glob("**/*.yaml")):
-            for line in yaml_file.read_text(encoding="utf-8").splitlines():
-                m = re.match(r"^(task|group):\s*['\"]?([\w.-]+)", line)
-                if m:
-                    names.append(m.group(2))
-    return names
 
 
 def resolved_evaluation(ev: EvaluationSpec, cal: CalibrationSpec) -> EvaluationSpec:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import difflib
 
+from langprune.vocab import mix_parts
+
 _TABLE = """
 aa Afar|ab Abkhazian|af Afrikaans|ak Akan|am Amharic|an Aragonese|ar Arabic|as Assamese|av Avaric|
 ay Aymara|az Azerbaijani|ba Bashkir|be Belarusian|bg Bulgarian|bi Bislama|bm Bambara|bn Bengali|
@@ -39,7 +41,7 @@ PAPER_LANGUAGES = ("ar", "de", "en", "es", "ru", "sw", "zh")
 
 def language_name(code: str) -> str:
     """English name of an ISO 639-1 code, or of a mix such as 'en+de'."""
-    return " + ".join(LANGUAGES.get(part, part) for part in code.split("+"))
+    return " + ".join(LANGUAGES.get(part, part) for part in mix_parts(code))
 
 
 def check_code(code: object) -> str:
@@ -68,7 +70,7 @@ def parse_calibration_language(value: object) -> str:
     """Validate a calibration language: one code ('de') or an equal-share mix ('en+de')."""
     if not isinstance(value, str) or not value:
         raise ValueError(f"{value!r} is not a language code (expected 'en' or a mix like 'en+de')")
-    parts = value.split("+")
+    parts = mix_parts(value)
     for part in parts:
         check_code(part)
     if len(set(parts)) != len(parts):

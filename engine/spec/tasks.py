@@ -1,12 +1,19 @@
 """lm-evaluation-harness task families as data: family -> {ISO 639-1 code: lm-eval task name}.
 
-Kept free of lm_eval imports so that specs validate instantly. Every name here was checked against
+Kept free of lm_eval imports so that specs validate instantly. The end of the module builds the
+one task index (families + shipped presets/tasks + task_paths) used by validation and evaluation. Every name here was checked against
 the task index of lm-eval 0.4.13 (`tests/engine/eval/test_lang_names.py` re-checks them against whatever
 lm-eval is installed). A value may be a task (`xnli_de`) or a group (`global_mmlu_de`, whose
 aggregate is reported).
 """
 
 from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
 
 
 def _same(prefix: str, codes: str, rename: dict[str, str] | None = None) -> dict[str, str]:
@@ -74,3 +81,60 @@ def task_names(family: str, languages: list[str]) -> dict[str, str]:
     """The lm-eval task per language for the languages this family covers."""
     table = TASK_FAMILIES[family]
     return {lang: table[lang] for lang in languages if lang in table}
+
+
+# ------------------------------------------------------------------------------ the task index
+# ONE index of the task names a preset may use, read by validation (spec) and evaluation
+# (eval/tasks.py) alike: the families above, plus every task and group declared by the lm-eval
+# YAML files shipped in `presets/tasks` (always indexed) and under the experiment's task_paths.
+
+
+def shipped_task_dir() -> Path:
+    """The folder of task YAMLs shipped with langprune (`presets/tasks`)."""
+    return Path(str(resources.files("langprune.presets"))).resolve() / "tasks"
+
+
+def task_search_paths(paths: Iterable[str | Path] = ()) -> tuple[str, ...]:
+    """The folders lm-eval indexes for local tasks: the shipped one first, then `paths` (resolved,
+    without repeats)."""
+    out = [str(shipped_task_dir())]
+    for p in paths:
+        resolved = str(Path(p).expanduser().resolve())
+        if resolved not in out:
+            out.append(resolved)
+    return tuple(out)
+
+
+_DECLARED = re.compile(r"^(task|group):\s*['\"]?([\w.-]+)")
+
+
+def local_task_names(paths: Iterable[str | Path]) -> list[str]:
+    """Task and group names declared by lm-eval YAML files under the given folders (no lm_eval)."""
+    names = []
+    for folder in paths:
+        for yaml_file in sorted(Path(folder).expanduser().glob("**/*.yaml")):
+            for line in yaml_file.read_text(encoding="utf-8").splitlines():
+                m = _DECLARED.match(line)
+                if m:
+                    names.append(m.group(2))
+    return names
+
+
+@dataclass(frozen=True)
+class TaskIndex:
+    """The task names a preset may name: built-in families, and local tasks/groups by folder."""
+
+    families: frozenset[str]
+    local: frozenset[str]
+
+    def knows(self, name: str) -> bool:
+        return name in self.families or name in self.local
+
+    def allowed(self) -> list[str]:
+        return sorted(self.families | self.local)
+
+
+def task_index(task_paths: Iterable[str | Path] = ()) -> TaskIndex:
+    """The index over TASK_FAMILIES, the shipped presets/tasks and `task_paths`."""
+    local = local_task_names(task_search_paths(task_paths))
+    return TaskIndex(frozenset(TASK_FAMILIES), frozenset(local))

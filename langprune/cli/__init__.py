@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 
 from langprune import __version__
-from langprune.cli.common import State, fail_with_problems
+from langprune.cli.common import State
+from langprune.errors import LangpruneError
 
 app = typer.Typer(
     name="langprune",
@@ -68,11 +70,23 @@ _register()
 
 
 def main() -> None:
-    from langprune.engine.spec.errors import SpecError
-
+    """The one error boundary: a LangpruneError prints its message (one `error:` line per line,
+    a SpecError one per problem) and its fix, and exits 2 (StoreBusy: 1); other exceptions are
+    bugs and keep their traceback."""
     try:
         app()
-    except SpecError as exc:
-        fail_with_problems(exc.problems)
+    except LangpruneError as exc:
+        report(exc)
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+def report(exc: LangpruneError) -> NoReturn:
+    """Print a user error to stderr and exit with its code (2; StoreBusy 1)."""
+    from langprune.store.errors import StoreBusy
+
+    for line in exc.message.splitlines() or [exc.message]:
+        print(f"error: {line}", file=sys.stderr)
+    if exc.fix:
+        print(f"fix: {exc.fix}", file=sys.stderr)
+    sys.exit(1 if isinstance(exc, StoreBusy) else exc.exit_code)

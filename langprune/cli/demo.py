@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 
 import typer
@@ -20,7 +19,7 @@ def demo(
     preset: str = typer.Option(DEMO_PRESET, "--preset", help="Run another preset the demo way."),
 ) -> None:
     """Run the demo grid (Gemma-3-270M on the Debian handbook, offline) and print the tables."""
-    from langprune.engine.data.handbook import DemoSetupError, ensure_handbook
+    from langprune.engine.data.handbook import ensure_handbook
     from langprune.engine.run.launcher import launch
     from langprune.engine.spec import presets
 
@@ -28,11 +27,7 @@ def demo(
     ws = state(ctx).workspace()
     exp = presets.load(preset, ws)
     if exp.calibration.corpus.source == "handbook":
-        try:
-            how = ensure_handbook()
-        except DemoSetupError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            raise typer.Exit(2) from None
+        how = ensure_handbook()  # DemoSetupError: reported by the CLI's error boundary
         if how == "installed":
             out.print("installed the demo corpus (debian-handbook) with apt-get")
     started = time.monotonic()

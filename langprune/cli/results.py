@@ -8,8 +8,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -42,20 +41,6 @@ class ListFormat(str, Enum):
 class DeltaKind(str, Enum):
     abs = "abs"
     rel = "rel"
-
-
-@contextmanager
-def _store_errors() -> Iterator[None]:
-    """Bad filters, ambiguous comparisons, unknown metrics: one clear line and exit 2."""
-    from langprune.store.errors import StoreBusy, StoreError
-
-    try:
-        yield
-    except StoreBusy as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(1)
-    except StoreError as exc:
-        fail_with_problems([str(exc)])
 
 
 # ---- results --------------------------------------------------------------------------------
@@ -109,9 +94,8 @@ def results(
     from langprune.store.queries import RUN_LIST_COLUMNS, list_runs, parse_filter
 
     ws = state(ctx).workspace()
-    with _store_errors():
-        conditions = parse_filter(filters or [])
-        rows = list_runs(ws, conditions, limit=limit)
+    conditions = parse_filter(filters or [])
+    rows = list_runs(ws, conditions, limit=limit)
     if fmt != ListFormat.table:
         _print_rows(rows, fmt.value, list(RUN_LIST_COLUMNS))
         return
@@ -254,18 +238,16 @@ def compare(
             )
     if fmt_name == "parquet" and output is None:
         fail_with_problems(["--format parquet needs --output FILE (Parquet is binary)"])
-    with _store_errors():
-        table = run_compare(
-            ws, metric, model=model, method=method, sparsity=sparsity, task=task,
-            corpus=corpus, delta=delta.value if delta else None, nsamples=nsamples,
-            seqlen=seqlen, evaluation=evaluation,
-        )  # fmt: skip
+    table = run_compare(
+        ws, metric, model=model, method=method, sparsity=sparsity, task=task,
+        corpus=corpus, delta=delta.value if delta else None, nsamples=nsamples,
+        seqlen=seqlen, evaluation=evaluation,
+    )  # fmt: skip
     if table.is_empty:
         print(f"no {metric} values match these filters", file=sys.stderr)
         raise typer.Exit(1)
     if output is not None:
-        with _store_errors():
-            exporter.export(table, fmt_name, output)
+        exporter.export(table, fmt_name, output)
         typer.echo(f"wrote {output}")
     elif fmt_name == "table":
         console().print(_rich_compare(table))
@@ -291,8 +273,7 @@ def store_rebuild(ctx: typer.Context) -> None:
     from langprune.workspace import db_path
 
     ws = state(ctx).workspace()
-    with _store_errors():
-        report = rebuild(ws)
+    report = rebuild(ws)
     typer.echo(
         f"rebuilt {db_path(ws)}: {len(report.updated)} runs, {report.metric_rows} metric rows "
         f"in {report.seconds:.2f} s"
@@ -323,15 +304,14 @@ def store_sql(
     from langprune.workspace import db_path
 
     ws = state(ctx).workspace()
-    with _store_errors():
-        ingest(ws)
-        with connect(db_path(ws), read_only=True) as con:
-            try:
-                cursor = con.execute(query)
-            except duckdb.Error as exc:
-                fail_with_problems([str(exc).splitlines()[0]])
-            columns = [d[0] for d in cursor.description or []]
-            rows = cursor.fetchall() if columns else []
+    ingest(ws)
+    with connect(db_path(ws), read_only=True) as con:
+        try:
+            cursor = con.execute(query)
+        except duckdb.Error as exc:
+            fail_with_problems([str(exc).splitlines()[0]])
+        columns = [d[0] for d in cursor.description or []]
+        rows = cursor.fetchall() if columns else []
     if fmt != ListFormat.table:
         _print_rows([dict(zip(columns, r, strict=True)) for r in rows], fmt.value, columns)
         return

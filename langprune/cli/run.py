@@ -10,6 +10,7 @@ from typing import Any
 import typer
 
 from langprune.cli.common import console, state
+from langprune.vocab import FINAL_STATES
 
 ACTIVE_COLORS = {
     "queued": "cyan",
@@ -83,19 +84,15 @@ def run(
         "mem_gb": mem_gb,
         "extra": _parse_extra(slurm_opt) or None,
     }
-    try:
-        result = launch(
-            exp,
-            ws,
-            force=force,
-            executor=executor,
-            gpus=gpus,
-            slots_per_gpu=slots_per_gpu,
-            slurm=overrides,
-        )
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise typer.Exit(2) from None
+    result = launch(
+        exp,
+        ws,
+        force=force,
+        executor=executor,
+        gpus=gpus,
+        slots_per_gpu=slots_per_gpu,
+        slurm=overrides,
+    )
     out = console()
     out.print(
         f"{exp.name}: {len(result.queued)} queued, {len(result.skipped)} skipped (done or running) "
@@ -121,8 +118,9 @@ def run(
 def _refresh(ws: Path) -> None:
     """Mark vanished workers' runs and bring the store up to date (both cheap when nothing changed)."""
     from langprune.engine.run import registry
-    from langprune.engine.run.launcher import ensure_scheduler, refresh_lost
+    from langprune.engine.run.launcher import ensure_scheduler
     from langprune.engine.run.scheduler import pending_runs
+    from langprune.engine.run.state import refresh_lost
     from langprune.store.ingest import ingest
 
     refresh_lost(ws)
@@ -219,7 +217,7 @@ def follow(ws: Path, run_ids: list[str] | None) -> None:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from langprune.engine.run import monitor
-    from langprune.engine.run.launcher import refresh_lost
+    from langprune.engine.run.state import refresh_lost
 
     out = console()
     follow_all = run_ids is None
@@ -287,15 +285,11 @@ def logs(
     from langprune.engine.run.launcher import find_runs
 
     ws = state(ctx).workspace()
-    try:
-        (rd,) = find_runs(ws, [run_id])
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise typer.Exit(2) from None
+    (rd,) = find_runs(ws, [run_id])
     paths = [rd.log]
     job = rd.status().get("job_id")
     if job:
-        from langprune.engine.run.slurm import log_files
+        from langprune.engine.run.state import log_files
 
         paths += log_files(ws, str(job))
     offsets = {p: 0 for p in paths}
@@ -322,7 +316,7 @@ def logs(
         while True:
             time.sleep(0.5)
             pump()
-            if rd.state() in ("done", "failed", "cancelled") and not rd.is_locked():
+            if rd.state() in FINAL_STATES and not rd.is_locked():
                 pump()
                 return
     except KeyboardInterrupt:
@@ -341,11 +335,7 @@ def cancel(
         print("error: name runs to cancel, or --all", file=sys.stderr)
         raise typer.Exit(2)
     ws = state(ctx).workspace()
-    try:
-        outcome = do_cancel(ws, None if all_ else run_ids)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise typer.Exit(2) from None
+    outcome = do_cancel(ws, None if all_ else run_ids)
     for rid, what in outcome.items():
         typer.echo(f"{rid}: {what}")
     if not outcome:
@@ -361,11 +351,7 @@ def retry(
     from langprune.engine.run.launcher import retry as do_retry
 
     ws = state(ctx).workspace()
-    try:
-        queued = do_retry(ws, run_ids or None, failed=failed)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise typer.Exit(2) from None
+    queued = do_retry(ws, run_ids or None, failed=failed)
     typer.echo(f"queued again: {' '.join(queued) if queued else 'nothing'}")
 
 

@@ -19,6 +19,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from langprune.tui.messages import ActionDone, ChoicesLoaded, CompareLoaded
+from langprune.vocab import Sparsity
 
 ANY = "(any)"
 FILTERS = ("model", "method", "sparsity", "task")
@@ -160,11 +161,9 @@ class CompareScreen(Screen[None]):
                     for r in rows
                 },
             }
-        from langprune.engine.spec.experiment import sparsity_fraction
-
         levels = [s for s in self.choices.get("sparsity", []) if s]
         points: dict[str, list[tuple[float, float]]] = {}
-        for level in sorted(levels, key=sparsity_fraction):
+        for level in sorted(levels, key=lambda s: Sparsity.parse(s).fraction):
             try:
                 t = compare(
                     self.app.workspace,  # type: ignore[attr-defined]
@@ -183,7 +182,7 @@ class CompareScreen(Screen[None]):
                     continue
                 mean = t.row_means.get(row)
                 if mean is not None:
-                    points.setdefault(row, []).append((sparsity_fraction(level), mean))
+                    points.setdefault(row, []).append((Sparsity.parse(level).fraction, mean))
         return {"kind": "sparsity", "series": points, "levels": levels}
 
     def on_compare_loaded(self, message: CompareLoaded) -> None:

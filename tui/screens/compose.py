@@ -26,11 +26,12 @@ from textual.widgets import (
     Static,
 )
 
-from langprune.engine.spec.experiment import CORPUS_SOURCES, METHODS
+from langprune.engine.spec.experiment import CORPUS_SOURCES
 from langprune.engine.spec.languages import LANGUAGES, PAPER_LANGUAGES
 from langprune.tui import form
 from langprune.tui.messages import ActionDone, FormLoaded, Launched, PresetData, PreviewReady
 from langprune.tui.runstate import format_duration
+from langprune.vocab import METHODS
 
 # The grid offers the paper's languages first, then other widely covered ones; any other ISO code
 # or a mix goes in the text field below the grid.

@@ -173,11 +173,11 @@ class RunsScreen(Screen[None]):
     def _refresh_lost(self) -> None:
         """Mark runs whose worker vanished, as `langprune status` does (when the runner is there)."""
         try:
-            from langprune.engine.run import launcher
+            from langprune.engine.run import state
         except ImportError:
             return
         try:
-            launcher.refresh_lost(self.app.workspace)  # type: ignore[attr-defined]
+            state.refresh_lost(self.app.workspace)  # type: ignore[attr-defined]
         except Exception as exc:  # one bad run dir must not stop the live view
             self.post_message(WorkFailed("checking for lost workers", str(exc)))
 

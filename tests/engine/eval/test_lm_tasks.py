@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from langprune.engine.eval.perplexity import evaluate_perplexity
-from langprune.engine.eval.tasks import _resolve_paths, evaluate_tasks, plan_tasks, task_manager
+from langprune.engine.eval.tasks import evaluate_tasks, plan_tasks, task_manager
 from langprune.engine.spec.experiment import TaskSpec
+from langprune.engine.spec.tasks import task_search_paths as _resolve_paths
 from tests.engine.eval.conftest import magnitude_prune_, tiny_llama
 
 ROW_KEYS = {"kind", "task", "subtask", "language", "metric", "value", "stderr", "n", "extra"}
@@ -143,8 +144,7 @@ def test_local_index_skips_builtin_tasks_and_plans_families() -> None:
 
 
 def test_shipped_tasks_validate_in_specs() -> None:
-    from langprune.engine.eval.tasks import shipped_task_dir
-    from langprune.engine.spec.experiment import local_task_names
+    from langprune.engine.spec.tasks import local_task_names, shipped_task_dir
 
     names = set(local_task_names([str(shipped_task_dir())]))
     assert names == {"tinymc", "tinymc_en", "tinymc_de", "tinymc_zh"}

@@ -15,12 +15,12 @@ from langprune.engine.prune.layers import (
 )
 from langprune.engine.prune.methods import (
     InputStats,
-    Pattern,
     lowest_k_mask,
     magnitude,
     sparsegpt,
     wanda,
 )
+from langprune.vocab import Sparsity as Pattern
 
 ARCHS = ["llama-tiny", "mistral-tiny", "qwen2-tiny", "gemma3-tiny", "cohere-tiny"]
 NSAMPLES, SEQLEN = 5, 32
@@ -167,14 +167,14 @@ def reference_sparsegpt(
     U = torch.linalg.cholesky(torch.linalg.inv(H), upper=True)
     mask = torch.zeros_like(W, dtype=torch.bool)
     for i in range(W.shape[1]):
-        if not p.structured and i % blocksize == 0:
+        if not p.is_nm and i % blocksize == 0:
             j = min(i + blocksize, W.shape[1])
             score = W[:, i:j] ** 2 / torch.diag(U)[i:j] ** 2
             k = int(score.numel() * p.fraction)
             chosen = torch.zeros(score.numel(), dtype=torch.bool)
             chosen[score.flatten().argsort()[:k]] = True
             mask[:, i:j] = chosen.view(score.shape)
-        if p.structured and i % p.m == 0:
+        if p.is_nm and i % p.m == 0:
             score = W[:, i : i + p.m] ** 2 / torch.diag(U)[i : i + p.m] ** 2
             for r in range(W.shape[0]):
                 mask[r, i + score[r].argsort()[: p.n]] = True
@@ -221,7 +221,7 @@ def test_sparsegpt_reconstructs_better_than_wanda_and_magnitude() -> None:
             stats.add(X.view(16, 128, cols))
             p = Pattern.parse(sparsity)
             if name == "magnitude":
-                magnitude([w], p)
+                magnitude([w], None, p)
             elif name == "wanda":
                 wanda([w], stats, p)
             else:

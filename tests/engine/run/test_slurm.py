@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from langprune.engine.run import slurm
+from langprune.engine.run import slurm, state
 from langprune.store.rundir import RunDir
 from tests.engine.run.helpers import all_final, cli, describe, env_for, runs, wait_for, write_preset
 
@@ -84,7 +84,7 @@ def test_cancel_a_running_task_and_the_others_go_on(ws: Path, tmp_path: Path) ->
     out = cli(ws, "cancel", first.id)
     assert "cancelled" in out.stdout, out.stderr
     assert first.state() == "cancelled" and time.time() - t0 < 5
-    wait_for(lambda: not slurm.jobs_alive([_job(first)])[_job(first)], 20, "the task to leave")
+    wait_for(lambda: not state.jobs_alive([_job(first)])[_job(first)], 20, "the task to leave")
     wait_for(lambda: second.state() in ("done", "failed", "cancelled"), 120, "the other task")
     assert second.state() == "done", describe(ws)
     assert first.state() == "cancelled"

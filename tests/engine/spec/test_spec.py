@@ -9,7 +9,9 @@ import sys
 import pytest
 
 from langprune.engine.spec import presets
-from langprune.engine.spec.experiment import Experiment, parse_sparsity, sparsity_fraction
+from langprune.engine.spec.experiment import Experiment
+from langprune.vocab import canonical_sparsity as parse_sparsity
+from langprune.vocab import sparsity_fraction
 
 BASE = {
     "name": "t",
