@@ -42,7 +42,6 @@ def analyze(
 ) -> None:
     """Mask overlap between calibration languages (with the seed noise floor), language-specific
     neurons kept, or per-layer drift from the dense model."""
-    from langprune.cli.results import _store_errors
     from langprune.store.analysis_queries import analysis, render
 
     ws = state(ctx).workspace()
@@ -56,9 +55,9 @@ def analyze(
                     f"(allowed: {', '.join(sorted(_SUFFIX))}); add --format"
                 ]
             )
-    with _store_errors():
-        matrices = analysis(ws, view.value, model=model, method=method, sparsity=sparsity)
-        text = render(matrices, fmt_name)
+    # a StoreError (bad filter value, busy database) is reported by the CLI's one boundary
+    matrices = analysis(ws, view.value, model=model, method=method, sparsity=sparsity)
+    text = render(matrices, fmt_name)
     if not matrices:
         print(f"no {view.value} analysis rows match these filters", file=sys.stderr)
         raise typer.Exit(1)
