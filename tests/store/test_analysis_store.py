@@ -128,6 +128,8 @@ def test_cli_analyze_prints_and_writes(workspace: Path, cli) -> None:
     assert r.returncode == 1 and "no drift analysis rows" in r.stderr
     r = cli("analyze", "mask")
     assert r.returncode == 2
+    r = cli("analyze", "masks", "--sparsity", "2:x")
+    assert r.returncode == 2 and "sparsity" in r.stderr
 
 
 def test_demo_prints_the_overlap_matrix_and_its_sentence(workspace: Path, capsys) -> None:
