@@ -5,6 +5,14 @@ Sources (register more with `@register("name")`): `hf` (a Hugging Face dataset, 
 `debian-handbook` package) and `synthetic` (generated text: for smoke runs and tests only, it is
 meaningless for research). A document belongs to exactly one part, so calibration and held-out text
 never share a document.
+
+Parallel corpora (the handbook: the same pages in every language; a `files` corpus with the option
+`parallel = true`: the i-th document of every language file, or the records sharing `id_field`,
+are translations of each other) are split by document identity, not content: a document is held
+out in every language or in none, so no language's calibration text holds a translation of a
+held-out document. `heldout_documents(lang, among)` then gives, for evaluation, only the held-out
+documents present in every language of `among`, so the per-language numbers measure the same
+content. Other corpora are split per language by content hash.
 """
 
 from __future__ import annotations
@@ -13,7 +21,7 @@ import hashlib
 import json
 import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from html.parser import HTMLParser
 from pathlib import Path
@@ -35,11 +43,13 @@ class Corpus:
     deterministic share of documents (chosen by content hash) as held-out text."""
 
     source = "base"
+    parallel = False  # documents are translations of each other across languages (_load_keyed)
 
     def __init__(self, options: dict[str, Any]) -> None:
         self.options = dict(options)
         self.heldout_fraction = float(self.options.pop("heldout_fraction", 0.1))
         self._cache: dict[str, dict[str, list[str]]] = {}
+        self._held_keys: dict[str, list[str]] = {}  # parallel corpora: held-out document ids
         self.memo: dict[Any, Any] = {}  # for users of the corpus, e.g. token ids per tokenizer
 
     @property
@@ -58,10 +68,48 @@ class Corpus:
             self._cache[lang] = self._parts(lang)
         return self._cache[lang][part]
 
+    def heldout_documents(self, lang: str, among: Sequence[str] = ()) -> list[str]:
+        """The held-out documents of `lang` to evaluate: on a parallel corpus, only those whose
+        translation is held out in every language of `among` too (the same content everywhere);
+        otherwise all of `documents(lang, "heldout")`."""
+        held = self.documents(lang, "heldout")
+        if not self.parallel:
+            return held
+        common = set(self._held_keys[lang])
+        for other in among:
+            self.documents(other, "heldout")
+            common &= set(self._held_keys[other])
+        return [d for d, k in zip(held, self._held_keys[lang], strict=True) if k in common]
+
+    def content_digest(self, languages: Sequence[str]) -> str:
+        """sha256 (16 hex) of the held-out text evaluated for `languages` (heldout_documents):
+        what a perplexity number depends on besides the model and the protocol."""
+        h = hashlib.sha256()
+        for lang in languages:
+            h.update(f"\0lang:{lang}\0".encode())
+            for doc in self.heldout_documents(lang, languages):
+                h.update(hashlib.sha256(doc.encode()).digest())
+        return h.hexdigest()[:16]
+
     def _parts(self, lang: str) -> dict[str, list[str]]:
-        return _split(self._load(lang), self.heldout_fraction)
+        if not self.parallel:
+            return _split(self._load(lang), self.heldout_fraction)
+        keyed = [(k, d) for k, d in self._load_keyed(lang) if d.strip()]
+        held = _held_ids([k for k, _ in keyed], self.heldout_fraction)
+        held_docs = [(k, d) for k, d in keyed if k in held]
+        held_text = {d for _, d in held_docs}
+        self._held_keys[lang] = [k for k, _ in held_docs]
+        return {
+            # an identical text under another id stays out of calibration too
+            "calibration": [d for k, d in keyed if k not in held and d not in held_text],
+            "heldout": [d for _, d in held_docs],
+        }
 
     def _load(self, lang: str) -> list[str]:
+        raise NotImplementedError
+
+    def _load_keyed(self, lang: str) -> list[tuple[str, str]]:
+        """(document id shared by its translations, text) of a parallel corpus."""
         raise NotImplementedError
 
     def missing(self, lang: str, detail: str = "") -> CorpusError:
@@ -89,6 +137,20 @@ def _split(docs: list[str], heldout_fraction: float) -> dict[str, list[str]]:
         "calibration": [d for d in docs if d not in held],
         "heldout": [d for d in docs if d in held],
     }
+
+
+def _held_ids(ids: list[str], heldout_fraction: float) -> set[str]:
+    """Held-out ids of a parallel corpus: those whose hash falls below the fraction, the same set
+    in every language. With two or more ids each part gets at least one (a fallback that only
+    small corpora reach, and which depends on the ids a language has)."""
+    keys = {k: _doc_key(f"parallel-id:{k}") for k in ids}
+    held = {k for k in keys if keys[k] < heldout_fraction}
+    if len(keys) >= 2 and heldout_fraction > 0:
+        if not held:
+            held = {min(keys, key=keys.__getitem__)}
+        if len(held) == len(keys):
+            held.discard(max(keys, key=keys.__getitem__))
+    return held
 
 
 SOURCES: dict[str, Callable[[dict[str, Any]], Corpus]] = {}
@@ -240,6 +302,15 @@ class FilesCorpus(Corpus):
         if not self.folder.is_dir():
             raise CorpusError(f"corpus source 'files': {self.folder} is not a folder")
         self.text_field = str(self.options.get("text_field", "text"))
+        parallel = self.options.get("parallel", False)
+        if not isinstance(parallel, bool):
+            raise CorpusError(
+                f"corpus source 'files': option parallel must be true or false, not {parallel!r}"
+            )
+        self.parallel = parallel
+        id_field = self.options.get("id_field")
+        self.id_field = str(id_field) if id_field else None
+        self._ids: list[str] = []  # the id_field values of the file read last
 
     @property
     def name(self) -> str:
@@ -257,8 +328,20 @@ class FilesCorpus(Corpus):
             lang, f" (no {lang}.txt, {lang}.jsonl or {lang}.parquet in {self.folder})"
         )
 
+    def _load_keyed(self, lang: str) -> list[tuple[str, str]]:
+        """Parallel files: a document's id is its record's `id_field`, else its position."""
+        docs = self._load(lang)
+        if self.id_field is None:
+            return [(str(i), d) for i, d in enumerate(docs)]
+        return list(zip(self._ids, docs, strict=True))
+
     def _read(self, path: Path) -> list[str]:
         if path.suffix == ".txt":
+            if self.id_field is not None:
+                raise CorpusError(
+                    f"{path}: option id_field needs .jsonl or .parquet files (a .txt file's "
+                    "documents are matched by position)"
+                )
             return [d.strip() for d in re.split(r"\n\s*\n", path.read_text(encoding="utf-8"))]
         if path.suffix == ".jsonl":
             rows = [
@@ -269,12 +352,15 @@ class FilesCorpus(Corpus):
         else:
             import pyarrow.parquet as pq
 
-            rows = pq.read_table(path, columns=[self.text_field]).to_pylist()
+            columns = [self.text_field] + ([self.id_field] if self.id_field else [])
+            rows = pq.read_table(path, columns=columns).to_pylist()
         try:
+            if self.id_field is not None:
+                self._ids = [str(r[self.id_field]) for r in rows]
             return [str(r[self.text_field]) for r in rows]
         except KeyError as e:
             raise CorpusError(
-                f"{path}: records have no field {self.text_field!r} (set the option text_field)"
+                f"{path}: records have no field {e.args[0]!r} (set the option text_field / id_field)"
             ) from e
 
 
@@ -288,7 +374,10 @@ HANDBOOK_PREFERRED = {"zh": "zh-CN", "pt": "pt-BR", "no": "nb-NO", "nb": "nb-NO"
 @register("handbook")
 class HandbookCorpus(Corpus):
     """The Debian Administrator's Handbook (HTML per language, `apt-get install debian-handbook`):
-    one document per page, markup stripped, paragraphs left untranslated in English dropped."""
+    one document per page, markup stripped, paragraphs left untranslated in English dropped.
+    Parallel: a page is the same document (its file name) in every language."""
+
+    parallel = True
 
     def __init__(self, options: dict[str, Any]) -> None:
         super().__init__(options)
@@ -316,6 +405,9 @@ class HandbookCorpus(Corpus):
         return sorted(self.folders())
 
     def _load(self, lang: str) -> list[str]:
+        return [d for _, d in self._load_keyed(lang)]
+
+    def _load_keyed(self, lang: str) -> list[tuple[str, str]]:
         folder = self.folders().get(lang)
         if folder is None:
             raise self.missing(lang, f" (no folder for it under {self.root})")
@@ -328,7 +420,7 @@ class HandbookCorpus(Corpus):
                 if lang == "en" or (p not in english and not looks_english(p))
             ]
             if paras:
-                docs.append("\n".join(paras))
+                docs.append((page.name, "\n".join(paras)))
         if not docs:
             raise self.missing(lang, f" (no translated text in {self.root / folder})")
         return docs

@@ -1,7 +1,9 @@
 """Dense baselines evaluated once per model and evaluation config, then reused (no torch).
 
-The key hashes what shapes a dense result: the model (minus its display label) and the resolved
-evaluation config, plus the library versions that change numbers (lm-eval, transformers). The
+The key hashes everything a dense result depends on: the model (minus its display label and
+offload, which change no number; dtype included), the resolved evaluation config, the perplexity
+protocol version, a digest of the evaluated corpus text (`Corpus.content_digest`), and the versions
+of langprune and of the libraries that change numbers (lm-eval, transformers, torch). The
 cache is one JSON file per key under a folder (e.g. `<workspace>/dense/`), written atomically, so
 concurrent workers at worst evaluate the same baseline twice and never read half a file.
 """
@@ -27,7 +29,7 @@ def library_versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
-    for name in ("lm_eval", "transformers", "torch"):
+    for name in ("langprune", "lm_eval", "transformers", "torch"):
         try:
             out[name] = version(name)
         except PackageNotFoundError:
@@ -40,12 +42,18 @@ def dense_key(
     evaluation: EvaluationSpec,
     *,
     versions: Mapping[str, str] | None = None,
+    corpus_digest: str | None = None,
+    protocol: str | None = None,
 ) -> str:
     """16 hex characters identifying a dense baseline: same model + evaluation -> same key.
 
     `evaluation` should be resolved (`spec.resolved_evaluation`), as in a Run. `versions`
-    defaults to `library_versions()`; pass {} to key on the configs alone.
+    defaults to `library_versions()`; pass {} to key on the configs alone. `corpus_digest` is
+    the evaluated text's digest (None when there is no perplexity corpus); `protocol` defaults
+    to the perplexity module's PROTOCOL_VERSION.
     """
+    if protocol is None:
+        from langprune.engine.eval.perplexity import PROTOCOL_VERSION as protocol
     model_json = model.model_dump(mode="json")
     for field in _MODEL_IGNORED:
         model_json.pop(field, None)
@@ -53,6 +61,8 @@ def dense_key(
         "model": model_json,
         "evaluation": evaluation.model_dump(mode="json"),
         "versions": dict(library_versions() if versions is None else versions),
+        "protocol": protocol,
+        "corpus": corpus_digest,
     }
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]

@@ -6,17 +6,25 @@ Protocol (the reference Wanda/SparseGPT one, stated exactly so numbers can be co
 2. The token stream is capped at `max_tokens` text tokens. The cut is moved back to a character
    boundary, so that a character split over several tokens (byte-level tokenizers do this for
    every non-ASCII character) is either scored whole or not at all.
-3. A prefix token (BOS, else EOS, as lm-eval's HFLM does) is put in front, and the stream is cut
-   into non-overlapping windows of `seqlen` tokens. Every position predicts the next token of the
-   stream, including the last position of a window, which predicts the first token of the next
-   window. So every text token is scored exactly once, with 1..seqlen tokens of context; these are
-   the same windows and the same scores as lm-eval's `loglikelihood_rolling` with
-   max_length = seqlen. (The reference code drops that last prediction per window; we keep it,
-   since it costs nothing and leaves no token unscored.)
+3. lm-eval's `loglikelihood_rolling` with max_length = seqlen, exactly: a prefix token (BOS,
+   else EOS, as lm-eval's HFLM does) is put in front and the stream is cut into windows of
+   `seqlen` tokens, each position predicting the next token. Every window but the last is a
+   non-overlapping full window; the last one, when the text is not a multiple of `seqlen`, is a
+   full window that ends at the text's end and scores only its new tokens (the tail), with the
+   tokens before them as context (lm-eval's `get_rolling_token_windows` + `make_disjoint_window`,
+   context_len=1). So every text token is scored exactly once; a text shorter than one window is
+   one short window. (One corner differs from lm-eval's code: with exactly seqlen + 1 text tokens
+   lm-eval's slice `token_list[-1:seqlen]` gives the last window no context at all; here it gets
+   its full window.)
 4. ppl = exp(NLL / tokens); nll = NLL / tokens (nats); bpb = NLL / ln 2 / bytes, where NLL is the
    sum over scored tokens in nats and bytes are the UTF-8 bytes of the scored text: the joined
    text up to where the first unscored token starts (all of it when nothing was cut). The "\\n\\n"
    separators are part of the scored text.
+5. Uncertainty: the window is the unit. With per-window NLL sums L_w over t_w tokens and
+   nll = sum L_w / sum t_w, the standard error of nll is the ratio-estimator (delta method) one,
+   sqrt(W / (W - 1) * sum (L_w - nll * t_w)^2) / sum t_w over W windows; ppl's is ppl * se(nll)
+   and bpb's se(nll) * tokens / ln 2 / bytes. Each metric row carries it as `stderr` and the
+   number of windows as `n` (None with a single window).
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ import torch
 import torch.nn.functional as F
 
 SEPARATOR = "\n\n"
-PROTOCOL_VERSION = "nonoverlap-v1"
+PROTOCOL_VERSION = "rolling-v2"
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,30 @@ class PerplexityResult:
     truncated: bool  # the cap cut the text
     prefix_token: int | None
     seconds: float
+    window_nll: tuple[float, ...] = ()  # per window: summed NLL (nats) of its scored tokens
+    window_tokens: tuple[int, ...] = ()  # per window: tokens scored
+
+    @property
+    def nll_stderr(self) -> float | None:
+        """Standard error of `nll` over windows (module docstring, point 5); None below 2 windows."""
+        w = len(self.window_nll)
+        if w < 2 or not self.tokens:
+            return None
+        mean = sum(self.window_nll) / sum(self.window_tokens)
+        dev = sum(
+            (n - mean * t) ** 2 for n, t in zip(self.window_nll, self.window_tokens, strict=True)
+        )
+        return math.sqrt(w / (w - 1) * dev) / sum(self.window_tokens)
+
+    @property
+    def ppl_stderr(self) -> float | None:
+        se = self.nll_stderr
+        return None if se is None else self.ppl * se
+
+    @property
+    def bpb_stderr(self) -> float | None:
+        se = self.nll_stderr
+        return None if se is None or not self.bytes else se * self.tokens / math.log(2) / self.bytes
 
     @property
     def nll(self) -> float:
@@ -69,8 +101,9 @@ class PerplexityResult:
     def protocol(self) -> str:
         bos = "none" if self.prefix_token is None else "bos"
         return (
-            f"{PROTOCOL_VERSION}: joined '\\n\\n', windows of {self.seqlen} tokens, no overlap, "
-            f"prefix={bos}, all tokens scored, cap {self.max_tokens} tokens at a char boundary"
+            f"{PROTOCOL_VERSION}: joined '\\n\\n', lm-eval loglikelihood_rolling windows of "
+            f"{self.seqlen} tokens (full-context tail), prefix={bos}, all tokens scored, "
+            f"cap {self.max_tokens} tokens at a char boundary"
         )
 
     def rows(self, language: str, corpus_name: str) -> list[dict[str, Any]]:
@@ -85,12 +118,12 @@ class PerplexityResult:
             "truncated": self.truncated,
             "nll_sum": self.nll_sum,
         }
-        base = {"kind": "perplexity", "task": "perplexity", "subtask": corpus_name}
-        base |= {"language": language, "stderr": None}
+        base: dict[str, Any] = {"kind": "perplexity", "task": "perplexity", "subtask": corpus_name}
+        base |= {"language": language, "n": self.windows, "extra": extra}
         return [
-            {**base, "metric": "ppl", "value": self.ppl, "n": self.tokens, "extra": extra},
-            {**base, "metric": "bpb", "value": self.bpb, "n": self.bytes, "extra": extra},
-            {**base, "metric": "nll", "value": self.nll, "n": self.tokens, "extra": extra},
+            {**base, "metric": "ppl", "value": self.ppl, "stderr": self.ppl_stderr},
+            {**base, "metric": "bpb", "value": self.bpb, "stderr": self.bpb_stderr},
+            {**base, "metric": "nll", "value": self.nll, "stderr": self.nll_stderr},
         ]
 
 
@@ -136,14 +169,18 @@ def _device_of(model: torch.nn.Module) -> torch.device:
         return next(model.parameters()).device
 
 
-def _window_nll(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> float:
-    """Summed NLL (nats) of targets given inputs, [B, T] each; logits upcast to float32."""
+def _window_nll(
+    model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor, scored: int | None = None
+) -> list[float]:
+    """Per row, the summed NLL (nats) of targets given inputs, [B, T] each, over the last `scored`
+    positions (all when None); logits upcast to float32."""
     logits = model(input_ids=inputs, use_cache=False).logits
-    total = 0.0
+    first = 0 if scored is None else logits.shape[1] - scored
     # one row at a time: a [T, vocab] float32 copy instead of [B, T, vocab] (128k vocabularies)
-    for b in range(logits.shape[0]):
-        total += F.cross_entropy(logits[b].float(), targets[b], reduction="sum").item()
-    return total
+    return [
+        F.cross_entropy(logits[b, first:].float(), targets[b, first:], reduction="sum").item()
+        for b in range(logits.shape[0])
+    ]
 
 
 def evaluate_perplexity(
@@ -174,8 +211,8 @@ def evaluate_perplexity(
     device = _device_of(model)
     extra = {"language": language} if language is not None else {}
 
-    nll_sum = 0.0
-    done_tokens = 0
+    window_nll: list[float] = []
+    window_tokens: list[int] = []
     was_training = model.training
     model.eval()
     try:
@@ -185,17 +222,22 @@ def evaluate_perplexity(
                 last = min(first + batch_size, n_full)
                 inp = stream[first * seqlen : last * seqlen].view(last - first, seqlen)
                 tgt = stream[first * seqlen + 1 : last * seqlen + 1].view(last - first, seqlen)
-                nll_sum += _window_nll(model, inp.to(device), tgt.to(device))
-                done_tokens += tgt.numel()
-                _report(progress, last, n_windows, done_tokens, start, extra)
-            if n_full < n_windows:  # the shorter tail window
-                inp = stream[n_full * seqlen : n_pred].unsqueeze(0)
-                tgt = stream[n_full * seqlen + 1 : n_pred + 1].unsqueeze(0)
-                nll_sum += _window_nll(model, inp.to(device), tgt.to(device))
-                done_tokens += tgt.numel()
-                _report(progress, n_windows, n_windows, done_tokens, start, extra)
+                window_nll += _window_nll(model, inp.to(device), tgt.to(device))
+                window_tokens += [seqlen] * (last - first)
+                _report(progress, last, n_windows, sum(window_tokens), start, extra)
+            if n_full < n_windows:
+                tail = n_pred - n_full * seqlen  # predictions left for the last window
+                # lm-eval: the last window ends at the text's end and is full when the text
+                # allows it (get_rolling_token_windows: tokens[end - max_len - 1 : end - 1])
+                begin = max(n_pred - seqlen, 0)
+                inp = stream[begin:n_pred].unsqueeze(0)
+                tgt = stream[begin + 1 : n_pred + 1].unsqueeze(0)
+                window_nll += _window_nll(model, inp.to(device), tgt.to(device), scored=tail)
+                window_tokens.append(tail)
+                _report(progress, n_windows, n_windows, sum(window_tokens), start, extra)
     finally:
         model.train(was_training)
+    nll_sum = sum(window_nll)
 
     # without a prefix token the first text token has no context and is not scored
     scored = len(ids) if prefix is not None else max(len(ids) - 1, 0)
@@ -212,6 +254,8 @@ def evaluate_perplexity(
         truncated=truncated,
         prefix_token=prefix,
         seconds=time.perf_counter() - start,
+        window_nll=tuple(window_nll),
+        window_tokens=tuple(window_tokens),
     )
 
 

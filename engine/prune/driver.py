@@ -31,7 +31,15 @@ from langprune.errors import LangpruneError
 from langprune.vocab import Sparsity
 
 Progress = Callable[..., None]
-UNSTRUCTURED_TOLERANCE = 0.001  # 0.1 percentage point
+UNSTRUCTURED_TOLERANCE = 0.001  # 0.1 percentage point below the target
+# Above the target: the reference rule (`score <= threshold`) removes every weight tied with the
+# threshold, which in bf16/fp16 can be a few thousand per matrix; far more is a bug.
+UNSTRUCTURED_OVERSHOOT = 0.02
+CPU_TOKENS_PER_CALL = 512  # auto micro-batch on CPU: samples x seqlen per layer call
+
+
+def _unstructured_miss(fraction: float, target: float) -> bool:
+    return fraction < target - UNSTRUCTURED_TOLERANCE or fraction > target + UNSTRUCTURED_OVERSHOOT
 
 
 class SparsityError(LangpruneError, RuntimeError):
@@ -156,7 +164,7 @@ def prune_model(
                 **extra,
             )
     overall = zeros / total
-    if not pattern.is_nm and abs(overall - pattern.fraction) > UNSTRUCTURED_TOLERANCE:
+    if not pattern.is_nm and _unstructured_miss(overall, pattern.fraction):
         raise SparsityError(
             f"overall sparsity {overall:.4%} misses the requested {pattern.fraction:.2%}"
         )
@@ -244,7 +252,8 @@ def _run_layer(layer: nn.Module, index: int, inputs: LayerInputs, mb: int) -> No
 
 
 def check_matrix(where: str, weight: torch.Tensor, p: Sparsity) -> int:
-    """Count zeros; raise SparsityError on an unstructured miss > 0.1 pp or any violated N:M group."""
+    """Count zeros; raise SparsityError on an unstructured miss (0.1 pp below the target, or more than
+    2 pp above: ties at the threshold may add a few) or on any violated N:M group."""
     w = weight.detach()
     zeros = int((w == 0).sum())
     if p.is_nm:
@@ -254,7 +263,7 @@ def check_matrix(where: str, weight: torch.Tensor, p: Sparsity) -> int:
             raise SparsityError(
                 f"{where}: {bad} groups of {p.m} inputs have fewer than {p.n} zeros"
             )
-    elif abs(zeros / w.numel() - p.fraction) > UNSTRUCTURED_TOLERANCE:
+    elif _unstructured_miss(zeros / w.numel(), p.fraction):
         raise SparsityError(
             f"{where}: sparsity {zeros / w.numel():.4%} misses the requested {p.fraction:.2%}"
         )
@@ -284,8 +293,11 @@ def _compute_device(
 def auto_micro_batch(
     model: nn.Module, layers: nn.ModuleList, shape: torch.Size, dev: torch.device
 ) -> int:
-    """Samples per micro-batch: as many as fit in a share of free memory (at most 8 on CPU, where
-    larger batches do not run faster)."""
+    """Samples per micro-batch: on CUDA as many as fit in a quarter of free memory (larger batches
+    keep a GPU busy); on CPU about CPU_TOKENS_PER_CALL tokens per call (1 sample at seqlen 512 and
+    up, 4 at 128), where bigger calls only cost cache misses (measured: the forward floor of
+    llama-768 at 32 x 512, 1 thread, 45.0 s at batch 8 vs 41.8 s at batch 1), and within a tenth of
+    available memory."""
     n, seqlen = shape
     cfg = getattr(model, "config", None)
     hidden = getattr(cfg, "hidden_size", 4096)
@@ -300,7 +312,7 @@ def auto_micro_batch(
     else:
         import psutil
 
-        budget, cap = psutil.virtual_memory().available * 0.1, 8
+        budget, cap = psutil.virtual_memory().available * 0.1, CPU_TOKENS_PER_CALL // seqlen
     return int(max(1, min(cap, n, budget // max(per_sample, 1))))
 
 

@@ -106,6 +106,25 @@ def lowest_k_mask(score: torch.Tensor, k: int) -> torch.Tensor:
     return mask | (tie & (tie.cumsum(-1) <= deficit))
 
 
+def reference_threshold_mask(score: torch.Tensor, fraction: float) -> torch.Tensor:
+    """True where `score <= sort(score.flatten())[int(numel * fraction)]`: the unstructured rule of
+    the reference code (locuslab/wanda lib/prune.py, prune_magnitude: `thresh = torch.sort(
+    W_metric.flatten())[0][int(W.numel()*args.sparsity_ratio)]; W_mask = (W_metric<=thresh)`;
+    IST-DASLab/sparsegpt sparsegpt.py, fasterprune: `mask1 = tmp <= thresh` per block).
+
+    So k + 1 entries go (k = int(numel * fraction)), plus every further entry tied with the
+    threshold. The threshold is read with kthvalue (the (k+1)-th smallest, the same value as the
+    sorted element). fraction <= 0 selects nothing; k is capped at numel - 1 (fraction 1 prunes
+    everything instead of indexing past the end as the reference would).
+    """
+    flat = score.reshape(-1)
+    if fraction <= 0 or flat.numel() == 0:
+        return torch.zeros_like(score, dtype=torch.bool)
+    k = min(int(flat.numel() * fraction), flat.numel() - 1)
+    thresh = flat.kthvalue(k + 1).values
+    return score <= thresh
+
+
 def _prune_lowest(weight: torch.Tensor, score: torch.Tensor, p: Sparsity) -> None:
     """Zero, in place, the lowest-scoring weights: `fraction` of each row, or n of every m inputs."""
     rows, cols = score.shape
@@ -122,14 +141,15 @@ def _prune_lowest(weight: torch.Tensor, score: torch.Tensor, p: Sparsity) -> Non
 def magnitude(
     weights: list[torch.Tensor], stats: InputStats | None, p: Sparsity, **options: Any
 ) -> None:
-    """|W|: one threshold per matrix (the k smallest go), or n of every m inputs of a row for N:M."""
+    """|W|: one threshold per matrix, `|W| <= sort(|W|)[int(numel * s)]` goes (the reference rule,
+    `reference_threshold_mask`: k + 1 weights and the ties), or n of every m inputs of a row for N:M."""
     for w in weights:
         score = w.detach().abs().float()
         if p.is_nm:
             _prune_lowest(w, score, p)
         else:
-            mask = lowest_k_mask(score.view(1, -1), int(score.numel() * p.fraction))
-            w.data.masked_fill_(mask.view_as(w), 0)
+            # wanda lib/prune.py prune_magnitude: W_mask = (W_metric <= thresh)
+            w.data.masked_fill_(reference_threshold_mask(score, p.fraction), 0)
 
 
 @register("wanda")
@@ -170,11 +190,11 @@ def sparsegpt(
         d = Hinv1.diagonal()
         mask1 = torch.zeros_like(W1, dtype=torch.bool)
         if not p.is_nm:
-            # adaptive mask: the `fraction` of each matrix's block with the lowest w^2 / [H^-1]_jj^2
+            # adaptive mask per matrix and block: w^2 / [H^-1]_jj^2 <= its sorted value at
+            # int(numel * s), as sparsegpt.py fasterprune (`mask1 = tmp <= thresh`): k + 1 and ties
             score = W1.pow(2) / d.pow(2).unsqueeze(0)
             for r0, r1 in itertools.pairwise(bounds):
-                part = score[r0:r1].reshape(1, -1)
-                mask1[r0:r1] = lowest_k_mask(part, int(part.numel() * p.fraction)).view(r1 - r0, -1)
+                mask1[r0:r1] = reference_threshold_mask(score[r0:r1], p.fraction)
         for i in range(i2 - i1):
             if p.is_nm and i % p.m == 0:
                 score = W1[:, i : i + p.m].pow(2) / d[i : i + p.m].pow(2).unsqueeze(0)

@@ -46,11 +46,9 @@ class ModelContext:
     corpora: dict[str, Any] = field(default_factory=dict)
 
     def corpus(self, spec: Any) -> Any:
-        from langprune.engine.data.corpora import get_corpus
-
         key = json.dumps(spec.model_dump(mode="json"), sort_keys=True)
         if key not in self.corpora:
-            self.corpora[key] = get_corpus(spec)
+            self.corpora[key] = shared_corpus(spec)
         return self.corpora[key]
 
     def ensure_dense(self) -> None:
@@ -161,6 +159,7 @@ def _calibrate(job: _Job) -> None:
     assert run.corpus is not None and run.calibration_language is not None
     assert run.nsamples is not None and run.seqlen is not None and run.seed is not None
     # Magnitude pruning looks at the weights only: no calibration text to draw.
+    calib_info: dict[str, Any] = {}  # how the samples were drawn, kept in the status
     job.calib_ids = (
         sample_calibration(
             ctx.corpus(run.corpus),
@@ -169,13 +168,14 @@ def _calibrate(job: _Job) -> None:
             run.nsamples,
             run.seqlen,
             run.seed,
+            info=calib_info,
         )
         if get_method(run.method).needs_data
         else None
     )
     job.progress(stage="calibration", step=1, total=1, language=run.calibration_language)
     job.seconds["calibration"] = time.time() - t0
-    _mark(job.rd, "calibration", seconds=job.seconds)
+    _mark(job.rd, "calibration", seconds=job.seconds, calibration_samples=calib_info or None)
 
 
 def _prune(job: _Job) -> None:
@@ -216,7 +216,8 @@ def _eval_ppl(job: _Job) -> None:
             res = evaluate_perplexity(
                 ctx.loaded.model,
                 ctx.loaded.tokenizer,
-                corpus.documents(lang, "heldout"),
+                # parallel corpora: the same held-out documents in every evaluated language
+                corpus.heldout_documents(lang, ev.languages),
                 seqlen=ev.seqlen,
                 max_tokens=ev.max_tokens,
                 batch_size=ev.batch_size,
@@ -316,14 +317,40 @@ def dense_cache(workspace: Path) -> Any:
     return DenseCache(workspace / "dense")
 
 
+_DIGESTS: dict[str, str | None] = {}  # per process: corpus text digests by corpus + languages
+_CORPORA: dict[str, Any] = {}  # per process: corpora read for a dense key, reused by the runs
+
+
+def shared_corpus(spec: Any) -> Any:
+    """The corpus of a spec, read once per process (dense keys and runs share it)."""
+    from langprune.engine.data.corpora import get_corpus
+
+    key = json.dumps(spec.model_dump(mode="json"), sort_keys=True)
+    if key not in _CORPORA:
+        _CORPORA[key] = get_corpus(spec)
+    return _CORPORA[key]
+
+
+def run_dense_key(run: Run) -> str:
+    """The dense cache key of a run: model, evaluation, protocol, versions and corpus content."""
+    from langprune.engine.eval.dense_cache import dense_key
+
+    ev = run.evaluation
+    digest = None
+    if ev.corpus is not None and ev.languages:
+        memo = json.dumps([ev.corpus.model_dump(mode="json"), ev.languages], sort_keys=True)
+        if memo not in _DIGESTS:
+            _DIGESTS[memo] = shared_corpus(ev.corpus).content_digest(ev.languages)
+        digest = _DIGESTS[memo]
+    return dense_key(run.model, ev, corpus_digest=digest)
+
+
 def reuse_dense(run: Run, rd: RunDir, workspace: Path) -> bool:
     """Dense baselines are evaluated once per model + evaluation config (and library versions):
     when the cache has this one, copy its rows into the run and skip loading and evaluating."""
     if not run.is_dense:
         return False
-    from langprune.engine.eval.dense_cache import dense_key
-
-    rows = dense_cache(workspace).get(dense_key(run.model, run.evaluation))
+    rows = dense_cache(workspace).get(run_dense_key(run))
     if rows is None:
         return False
     _keep_metrics(rd, lambda r: False)
@@ -333,8 +360,4 @@ def reuse_dense(run: Run, rd: RunDir, workspace: Path) -> bool:
 
 
 def store_dense(run: Run, rd: RunDir, workspace: Path) -> None:
-    from langprune.engine.eval.dense_cache import dense_key
-
-    dense_cache(workspace).put(
-        dense_key(run.model, run.evaluation), rd.read_metrics(), run_id=run.id
-    )
+    dense_cache(workspace).put(run_dense_key(run), rd.read_metrics(), run_id=run.id)

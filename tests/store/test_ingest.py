@@ -97,3 +97,15 @@ def test_ingest_only_reads_run_files(workspace: Path) -> None:
         k: v for k, v in mtimes.items() if k != "lock"
     }
     assert not any(name.startswith(".") for name in os.listdir(rd.path))
+
+
+def test_perplexity_stderr_and_windows_reach_the_table(workspace: Path) -> None:
+    run = runs_of()[0]
+    row = ppl_row("en", 10.0) | {"stderr": 0.25, "n": 4}
+    write_run(workspace, run, [row, ppl_row("de", 20.0) | {"stderr": float("nan"), "n": 1}])
+    ingest(workspace)
+    with connect(db_path(workspace), read_only=True) as con:
+        got = con.execute(
+            "SELECT language, stderr, n FROM metrics WHERE run_id = ? ORDER BY language", [run.id]
+        ).fetchall()
+    assert got == [("de", None, 1), ("en", 0.25, 4)]

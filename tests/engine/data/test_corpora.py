@@ -252,7 +252,7 @@ def test_samples_come_only_from_calibration_documents(tok, tmp_path: Path) -> No
     corpus = get_corpus(CorpusSpec(source="files", options={"path": str(tmp_path)}))
     cal, held = corpus.documents("en", "calibration"), corpus.documents("en", "heldout")
     for row in sample_calibration(corpus, tok, "en", 16, 100, seed=0):
-        window = tok.decode(row)
+        window = tok.decode(row, skip_special_tokens=True)
         assert any(window in d for d in cal)
         assert not any(window in d for d in held)
 
@@ -262,9 +262,49 @@ def test_short_documents_are_concatenated(tok, tmp_path: Path) -> None:
     docs = [f"short document number {i:04d} in english." for i in range(200)]
     (tmp_path / "en.txt").write_text("\n\n".join(docs), encoding="utf-8")
     corpus = get_corpus(CorpusSpec(source="files", options={"path": str(tmp_path)}))
-    x = sample_calibration(corpus, tok, "en", 8, 128, seed=0)
+    info: dict = {}
+    x = sample_calibration(corpus, tok, "en", 8, 128, seed=0, info=info)
     text = tok.decode(x[0])
     assert "\n\n" in text and "short document number" in text
+    drawn = info["languages"]["en"]
+    assert drawn["source"] == "concatenated" and drawn["samples"] == 8
+    assert drawn["documents"] == drawn["long_enough"] > 1 and info["special_tokens"] is True
+    cal = corpus.documents("en", "calibration")
+    assert drawn["documents"] < len(cal)  # chunks of several documents
+
+
+def reference_get_c4(docs: list[str], tokenizer, nsamples: int, seqlen: int, seed: int):
+    """The loop of locuslab/wanda lib/data.py get_c4 (and SparseGPT datautils), written out."""
+    import random
+
+    random.seed(seed)
+    rows = []
+    for _ in range(nsamples):
+        while True:
+            i = random.randint(0, len(docs) - 1)
+            enc = tokenizer(docs[i], return_tensors="pt")
+            if enc.input_ids.shape[1] > seqlen:
+                break
+        i = random.randint(0, enc.input_ids.shape[1] - seqlen - 1)
+        rows.append(enc.input_ids[:, i : i + seqlen])
+    return torch.cat(rows)
+
+
+def test_windows_are_token_identical_to_the_reference_loop(tok, tmp_path: Path) -> None:
+    # documents of mixed lengths, some shorter than seqlen, so the reference's retry loop runs
+    docs = [" ".join(f"w{d}x{i}" for i in range(5 + 7 * (d % 9))) for d in range(60)]
+    (tmp_path / "en.txt").write_text("\n\n".join(docs), encoding="utf-8")
+    corpus = get_corpus(CorpusSpec(source="files", options={"path": str(tmp_path)}))
+    cal = corpus.documents("en", "calibration")
+    for seed in (0, 1, 7):
+        info: dict = {}
+        got = sample_calibration(corpus, tok, "en", 12, 96, seed=seed, info=info)
+        assert torch.equal(got, reference_get_c4(cal, tok, 12, 96, seed))
+        assert info["languages"]["en"]["source"] == "documents"
+        assert info["languages"]["en"]["documents"] == len(cal)
+    # windows drawn at a document's start begin with BOS, as the tokenizer adds it
+    got = sample_calibration(corpus, tok, "en", 64, 96, seed=0)
+    assert (got[:, 0] == tok.bos_token_id).any() and (got[:, 1:] != tok.bos_token_id).all()
 
 
 def test_too_little_text_is_a_clear_error(tok, tmp_path: Path) -> None:
@@ -274,3 +314,79 @@ def test_too_little_text_is_a_clear_error(tok, tmp_path: Path) -> None:
         sample_calibration(corpus, tok, "sw", 128, 2048, seed=0)
     msg = str(err.value)
     assert "'sw'" in msg and "files:" in msg and "characters" in msg and "262,144" in msg
+
+
+# ------------------------------------------------------------------------- parallel splits
+
+
+def parallel_files(tmp_path: Path, langs=("en", "de", "fr"), n: int = 60) -> Path:
+    """Document i of every language is the translation of the same page i (tagged p<i>)."""
+    for lang in langs:
+        docs = [
+            f"p{i:03d} {lang} " + " ".join(f"{lang}{i}w{j}" for j in range(8)) for i in range(n)
+        ]
+        if lang == "fr":
+            docs[5] = ""  # a page missing in one language
+        (tmp_path / f"{lang}.jsonl").write_text(
+            "".join(
+                json.dumps({"text": d, "page": f"p{i:03d}"}) + "\n" for i, d in enumerate(docs)
+            ),
+            encoding="utf-8",
+        )
+    return tmp_path
+
+
+def page_ids(docs: list[str]) -> set[str]:
+    return {d.split()[0] for d in docs}
+
+
+@pytest.mark.parametrize("id_field", [None, "page"])
+def test_parallel_files_hold_out_the_same_pages_everywhere(tmp_path: Path, id_field) -> None:
+    options = {"path": str(parallel_files(tmp_path)), "parallel": True, "heldout_fraction": 0.2}
+    if id_field:
+        options["id_field"] = id_field
+    corpus = get_corpus(CorpusSpec(source="files", options=options))
+    held = {lang: page_ids(corpus.documents(lang, "heldout")) for lang in ("en", "de", "fr")}
+    cal = {lang: page_ids(corpus.documents(lang, "calibration")) for lang in ("en", "de", "fr")}
+    assert held["en"] and len(held["en"]) < 60
+    for a in held:
+        for b in cal:
+            assert not held[a] & cal[b], (a, b)  # no translation of a held-out page calibrates
+    # evaluation: the same pages in every language (p005 is missing in fr)
+    among = ["en", "de", "fr"]
+    evaluated = {lang: page_ids(corpus.heldout_documents(lang, among)) for lang in among}
+    assert evaluated["en"] == evaluated["de"] == evaluated["fr"]
+    assert evaluated["en"] == held["en"] & held["fr"]
+
+
+def test_non_parallel_files_split_per_language(tmp_path: Path) -> None:
+    options = {"path": str(parallel_files(tmp_path)), "heldout_fraction": 0.2}
+    corpus = get_corpus(CorpusSpec(source="files", options=options))
+    held = {lang: page_ids(corpus.documents(lang, "heldout")) for lang in ("en", "de")}
+    assert held["en"] != held["de"]  # content hashes differ per language
+    for lang in ("en", "de"):
+        assert_disjoint(corpus, lang)
+        assert corpus.heldout_documents(lang, ["en", "de"]) == corpus.documents(lang, "heldout")
+
+
+def test_parallel_option_is_checked(tmp_path: Path) -> None:
+    with pytest.raises(CorpusError, match="parallel must be true or false"):
+        get_corpus(CorpusSpec(source="files", options={"path": str(tmp_path), "parallel": "yes"}))
+
+
+def test_handbook_pages_are_held_out_in_every_language(tmp_path: Path) -> None:
+    root = tmp_path / "hb"
+    for folder, word in (("en-US", "Chapter"), ("de-DE", "Kapitel"), ("fr-FR", "Chapitre")):
+        (root / folder).mkdir(parents=True)
+        for i in range(40):
+            html = f"<html><body><p>{word} {i} debian seite pagina number {i}.</p></body></html>"
+            (root / folder / f"page{i:02d}.html").write_text(html, encoding="utf-8")
+    corpus = get_corpus(CorpusSpec(source="handbook", options={"root": str(root)}))
+    assert corpus.parallel
+
+    def numbers(lang: str, part: str) -> set[str]:
+        return {d.split()[1] for d in corpus.documents(lang, part)}
+
+    held = {lang: numbers(lang, "heldout") for lang in ("en", "de", "fr")}
+    assert held["en"] == held["de"] == held["fr"] and held["en"]
+    assert not held["en"] & numbers("de", "calibration")

@@ -24,11 +24,14 @@ TEXTS = {
 
 
 def direct_nll(model: torch.nn.Module, stream: list[int], seqlen: int) -> float:
-    """Sum of -log p(token j | its window's tokens before j), one forward pass per token."""
+    """Sum of -log p(token j | its window's tokens before j), one forward pass per token: full
+    windows tile the stream, and the tail's window is the last `seqlen` inputs of the stream."""
     total = 0.0
+    n_pred = len(stream) - 1
+    full = n_pred // seqlen * seqlen
     with torch.no_grad():
         for j in range(1, len(stream)):
-            window_start = (j - 1) // seqlen * seqlen
+            window_start = (j - 1) // seqlen * seqlen if j <= full else max(n_pred - seqlen, 0)
             context = torch.tensor([stream[window_start:j]])
             logits = model(input_ids=context).logits[0, -1].double()
             total -= torch.log_softmax(logits, -1)[stream[j]].item()
@@ -66,9 +69,14 @@ def test_windows_do_not_overlap_and_batching_is_exact(model, tokenizer) -> None:
         handle.remove()
     text = SEPARATOR.join(TEXTS["ru"])
     stream = [tokenizer.bos_token_id, *tokenizer(text, add_special_tokens=False)["input_ids"]]
-    # the windows, in order, tile the stream (minus its last token) with no overlap or gap
-    assert torch.cat(seen).tolist() == stream[:-1]
-    assert all(len(w) <= 16 for w in seen) and len(seen) == res1.windows
+    # the full windows, in order, tile the stream with no overlap or gap; the last one is a full
+    # window ending at the stream's end (lm-eval's rolling windows)
+    n_pred = len(stream) - 1
+    full = n_pred // 16 * 16
+    assert n_pred % 16, "the text must end in a tail for this test"
+    assert torch.cat(seen[:-1]).tolist() == stream[:full]
+    assert seen[-1].tolist() == stream[n_pred - 16 : n_pred]
+    assert all(len(w) == 16 for w in seen) and len(seen) == res1.windows
     res2 = evaluate_perplexity(
         model, tokenizer, TEXTS["ru"], seqlen=16, max_tokens=10_000, batch_size=1
     )
@@ -106,7 +114,8 @@ def test_rows_and_progress(model, tokenizer) -> None:
     assert all(e["stage"] == "eval_ppl" and e["language"] == "en" for e in events)
     assert all(e["tokens_per_s"] > 0 for e in events)
     rows = res.rows("en", "udhr")
-    assert {r["metric"]: r["n"] for r in rows} == {"ppl": 40, "bpb": 40, "nll": 40}
+    assert {r["metric"]: r["n"] for r in rows} == {"ppl": 3, "bpb": 3, "nll": 3}
+    assert all(r["stderr"] is not None and r["stderr"] > 0 for r in rows)
     for r in rows:
         assert set(r) == {
             "kind",
@@ -127,3 +136,66 @@ def test_rows_and_progress(model, tokenizer) -> None:
         )
         assert {"tokens", "bytes", "windows", "seqlen", "protocol"} <= set(r["extra"])
     assert rows[0]["value"] == pytest.approx(math.exp(rows[2]["value"]))
+
+
+def lm_eval_rolling_nll(
+    model: torch.nn.Module, tokens: list[int], prefix: int, max_length: int
+) -> float | None:
+    """lm-eval's own windows (utils.get_rolling_token_windows + make_disjoint_window, as HFLM's
+    loglikelihood_rolling uses them), scored as HFLM's _loglikelihood_tokens does: the input is
+    (context + continuation)[-(max_length + 1):][:-1] and the last len(continuation) logits score
+    the continuation. None when lm-eval would give a window no input (its seqlen + 1 corner)."""
+    from lm_eval.utils import get_rolling_token_windows, make_disjoint_window
+
+    total = 0.0
+    windows = get_rolling_token_windows(
+        token_list=tokens, prefix_token=prefix, max_seq_len=max_length, context_len=1
+    )
+    with torch.no_grad():
+        for context, continuation in map(make_disjoint_window, windows):
+            inp = (context + continuation)[-(max_length + 1) :][:-1]
+            if len(inp) < len(continuation):
+                return None
+            logits = model(input_ids=torch.tensor([inp])).logits[0, -len(continuation) :]
+            logp = torch.log_softmax(logits.double(), -1)
+            total -= logp[torch.arange(len(continuation)), torch.tensor(continuation)].sum().item()
+    return total
+
+
+def test_equals_lm_eval_rolling_loglikelihood_on_every_length(model, tokenizer) -> None:
+    seqlen = 12
+    base = SEPARATOR.join(TEXTS["en"] + TEXTS["ru"])
+    checked = 0
+    for n_chars in [*range(1, 40), 47, 48, 49, 60, 61, 71, 72, 73]:
+        text = base[:n_chars]
+        for cap in (10_000, 30, 25):
+            res = evaluate_perplexity(model, tokenizer, [text], seqlen=seqlen, max_tokens=cap)
+            ids = tokenizer(text, add_special_tokens=False)["input_ids"][: res.tokens]
+            want = lm_eval_rolling_nll(model, ids, tokenizer.bos_token_id, seqlen)
+            if want is None:  # lm-eval's corner: a last window without input
+                assert len(ids) == seqlen + 1
+                continue
+            assert res.nll_sum == pytest.approx(want, rel=1e-5, abs=1e-6), (n_chars, cap)
+            assert res.windows == math.ceil(len(ids) / seqlen)
+            assert sum(res.window_tokens) == res.tokens == len(ids)
+            checked += 1
+    assert checked > 100
+
+
+def test_stderr_is_the_ratio_estimator_over_windows(model, tokenizer) -> None:
+    docs = TEXTS["ru"] * 3
+    res = evaluate_perplexity(model, tokenizer, docs, seqlen=16, max_tokens=10_000)
+    assert res.windows == len(res.window_nll) >= 3 and res.window_tokens[-1] < 16
+    # recomputed from the per-window sums with numpy-free plain arithmetic, other formula order
+    L, t = res.window_nll, res.window_tokens
+    nll = sum(L) / sum(t)
+    resid = [li - nll * ti for li, ti in zip(L, t, strict=True)]
+    mean_t = sum(t) / len(t)
+    var = sum(r * r for r in resid) / (len(t) - 1)
+    se = math.sqrt(var / len(t)) / mean_t
+    assert res.nll_stderr == pytest.approx(se, rel=1e-9)
+    assert res.ppl_stderr == pytest.approx(res.ppl * se, rel=1e-9)
+    assert res.bpb_stderr == pytest.approx(se * res.tokens / math.log(2) / res.bytes, rel=1e-9)
+    one = evaluate_perplexity(model, tokenizer, ["short"], seqlen=16, max_tokens=10_000)
+    assert one.windows == 1 and one.nll_stderr is None
+    assert all(r["stderr"] is None and r["n"] == 1 for r in one.rows("en", "x"))
