@@ -1,7 +1,8 @@
 """One run, start to end, on a model a worker has already loaded (torch side).
 
 Stages (vocab.STAGES): calibration -> prune -> eval_ppl -> eval_tasks -> analysis (pruned cells
-only; it leaves the model dense, see engine/analysis/stage.py), one function each (STAGE_STEPS). After each stage `resume_stage` in
+only; it leaves the model dense, see engine/analysis/stage.py), one function each (STAGE_STEPS).
+After each stage `resume_stage` in
 status.json names it, so that a requeued Slurm task picks up after the last completed stage: metric
 rows of finished stages are kept, the pruned weights come back from `pruned.pt` (written only when
 checkpoints are on, since an 8B model's weights are 16 GB per run).
