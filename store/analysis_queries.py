@@ -153,7 +153,9 @@ def _masks(rows: list[tuple[Any, ...]]) -> list[Matrix]:
     for key, members in _groups(rows).items():
         pairs: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
         layers: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
-        for _, _, _, la, lb, _sa, _sb, scope, k, jac, se in members:
+        for _, _, _, la, lb, sa, sb, scope, k, jac, se in members:
+            if la == lb and sa == sb:
+                continue  # one cell evaluated from two presets: the same mask, no seed noise
             if scope == "all":
                 for cell in {(la, lb), (lb, la)}:
                     pairs.setdefault(cell, ([], []))

@@ -50,15 +50,36 @@ def fmt_number(
 
 
 def cell_text(table: CompareTable, cell: Cell) -> tuple[str, str | None]:
-    """The displayed value of a cell and its ± part (None when one seed or a relative delta)."""
-    delta = None if cell.row == DENSE_ROW else table.delta
+    """The displayed value of a cell and its ± part: the std over seeds when several, else the
+    evaluation's standard error; None when neither is known or for a relative delta."""
+    delta = None if cell.row in (DENSE_ROW, table.baseline) else table.delta
     shown = table.shown(cell)
     text = fmt_number(shown, delta=delta)
     spread = None
-    if cell.n > 1 and cell.std is not None and delta != "rel":
+    if cell.spread is not None and not math.isnan(cell.spread) and delta != "rel":
         # The spread gets the precision of the value, so "6.00 ± 0.00" lines up.
-        spread = fmt_number(cell.std, decimals=_decimals(shown) if shown is not None else None)
+        spread = fmt_number(cell.spread, decimals=_decimals(shown) if shown is not None else None)
     return text, spread
+
+
+def legend(table: CompareTable) -> str:
+    """What bold, ties, † and ± mean, and over how many seeds: the same words everywhere."""
+    parts = [
+        "bold: the column's clear best (beats the runner-up by more than their combined "
+        "uncertainty)",
+        "~: tied at the top within uncertainty",
+        "†: calibrated in the evaluated language",
+        "±: std over seeds, else the evaluation's standard error",
+    ]
+    seeds = table.seeds_per_cell()
+    if seeds:
+        parts.append(f"seeds per cell: {seeds}")
+    return "; ".join(parts) + "."
+
+
+def context_line(table: CompareTable) -> str:
+    """The table's full context as 'key=value' pairs (exports carry it)."""
+    return "  ".join(f"{k}={v}" for k, v in table.context().items() if v not in (None, ""))
 
 
 def mean_text(table: CompareTable, value: float | None, row: str | None = None) -> str:
@@ -88,6 +109,10 @@ def to_json(table: CompareTable) -> dict[str, object]:
         ],
         "cells": [_with_values(table, rec) for rec in table.records()],
         "best": table.best,
+        "ties": table.ties,
+        "context": table.context(),
+        "pending": table.pending,
+        "footnotes": table.footnotes(),
         "row_means": table.row_means,
         "column_means": table.column_means,
     }
@@ -138,7 +163,11 @@ def _grid(
         line = [escape(row)]
         for column in table.columns:
             cell = table.cell(row, column)
-            line.append(missing if cell is None else show(*cell_text(table, cell), cell))
+            if cell is None:
+                status = table.status(row, column)
+                line.append(missing if status == "—" else escape(status))
+            else:
+                line.append(show(*cell_text(table, cell), cell))
         line.append(escape(mean_text(table, table.row_means.get(row), row)))
         body.append(line)
     means = [escape(mean_text(table, table.column_means.get(c))) for c in table.columns]
@@ -147,7 +176,7 @@ def _grid(
 
 def _markdown_cell(value: str, spread: str | None, cell: Cell) -> str:
     text = value if spread is None else f"{value} ± {spread}"
-    text = f"**{text}**" if cell.best else text
+    text = f"**{text}**" if cell.best else f"~{text}" if cell.tie else text
     return text + " †" if cell.diagonal else text
 
 
@@ -160,11 +189,8 @@ def to_markdown(table: CompareTable) -> str:
         "|" + "|".join([":---", *["---:"] * (len(grid[0]) - 1)]) + "|",
     ]
     lines += ["| " + " | ".join(r) + " |" for r in grid[1:]]
-    lines += [
-        "",
-        "Bold: best pruned value per column. †: calibrated in the evaluated language"
-        + ("; mean ± std over seeds." if table.several_seeds else "."),
-    ]
+    lines += ["", legend(table), "", f"Context: {context_line(table)}"]
+    lines += [f"- {note}" for note in table.footnotes()]
     return "\n".join(lines) + "\n"
 
 
@@ -180,8 +206,17 @@ def latex_escape(text: str) -> str:
 
 def _latex_cell(value: str, spread: str | None, cell: Cell) -> str:
     body = latex_escape(value) + ("" if spread is None else f" \\pm {spread}")
-    body = f"\\mathbf{{{body}}}" if cell.best else body
+    body = f"\\mathbf{{{body}}}" if cell.best else f"{{\\sim}}{body}" if cell.tie else body
     return f"${body}^{{\\dagger}}$" if cell.diagonal else f"${body}$"
+
+
+def _latex_legend(table: CompareTable) -> str:
+    text = latex_escape(legend(table))
+    return (
+        text.replace("\\textasciitilde{}", "$\\sim$")
+        .replace("±", "$\\pm$")
+        .replace("†", "$^\\dagger$")
+    )
 
 
 def to_latex(table: CompareTable) -> str:
@@ -205,10 +240,10 @@ def to_latex(table: CompareTable) -> str:
         " & ".join(["Mean", *means[1:]]) + " \\\\",
         "\\bottomrule",
         "\\end{tabular}",
-        f"\\caption{{{latex_escape(table.title())}. Bold: best pruned value per column; "
-        "$^\\dagger$: calibrated in the evaluated language"
-        + ("; mean $\\pm$ std over seeds" if table.several_seeds else "")
-        + ".}",
+        f"\\caption{{{latex_escape(table.title())}. {_latex_legend(table)} "
+        f"{latex_escape(context_line(table))}"
+        + "".join(f" {latex_escape(note)}." for note in table.footnotes())
+        + "}",
         "\\end{table}",
     ]
     return "\n".join(lines) + "\n"
@@ -227,14 +262,43 @@ def render(table: CompareTable, fmt: str) -> str:
     raise StoreError(f"{fmt!r} is not a text format (choose csv, json, md or latex)")
 
 
-def export(table: CompareTable, fmt: str, path: Path | str) -> Path:
-    """Write `table` to `path` in `fmt` (csv, json, parquet, md, latex); returns the path."""
+def default_name(table: CompareTable, fmt: str) -> str:
+    """'compare-<metric>-<method>-<sparsity>[-<experiment>][-vs-<baseline>]<suffix>', so exports
+    of different tables never share a name."""
+    parts = ["compare", table.metric, table.method or "all", table.sparsity or "all"]
+    if table.experiment:
+        parts.append(table.experiment)
+    if table.delta:
+        parts.append(f"{table.delta}-vs-{table.baseline}")
+    name = "-".join(parts)
+    safe = "".join(ch if ch.isalnum() or ch in "-_.+" else "_" for ch in name.replace(":", "of"))
+    return safe + suffix(fmt)
+
+
+def export(table: CompareTable, fmt: str, path: Path | str, *, force: bool = False) -> Path:
+    """Write `table` to `path` in `fmt` (csv, json, parquet, md, latex); returns the path.
+
+    An existing file is refused unless `force`; a folder, or a path that cannot be created or
+    written, raises StoreError with one line saying so (the caller exits 2 or shows it)."""
     if fmt not in FORMATS:
         raise StoreError(f"unknown export format {fmt!r} (choose {', '.join(FORMATS)})")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "parquet":
-        _write_parquet(table, path)
-    else:
-        path.write_text(render(table, fmt), encoding="utf-8")
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise StoreError(
+            f"{path} is a folder; give a file name such as {path / default_name(table, fmt)}"
+        )
+    if path.exists() and not force:
+        raise StoreError(f"{path} exists; pass --force to overwrite it (or choose another name)")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if fmt == "parquet":
+            _write_parquet(table, path)
+        else:
+            path.write_text(render(table, fmt), encoding="utf-8")
+    except OSError as exc:
+        raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from None
+    except Exception as exc:  # duckdb's IOException for parquet
+        if "duckdb" in type(exc).__module__ or "IO" in type(exc).__name__:
+            raise StoreError(f"cannot write {path}: {str(exc).splitlines()[0]}") from None
+        raise
     return path

@@ -28,6 +28,7 @@ from typing import Any
 
 import duckdb
 
+from langprune.cellid import cell_id
 from langprune.store import rundir
 from langprune.store.db import connect, file_lock, lock_path
 from langprune.vocab import model_display_name, sparsity_fraction
@@ -39,7 +40,8 @@ RUN_COLUMNS = (
     "calibration_language", "corpus", "nsamples", "seqlen", "seed", "state", "queued_at",
     "started_at", "finished_at", "updated_at", "seconds_load", "seconds_calibration",
     "seconds_prune", "seconds_eval", "seconds_total", "achieved_sparsity", "host", "device", "pid",
-    "worker", "job_id", "error", "versions", "spec", "eval_ppl", "eval_tasks", "n_metrics",
+    "worker", "job_id", "error", "versions", "spec", "eval_ppl", "eval_tasks", "cell_id",
+    "n_metrics",  # last: the insert puts the count of metric rows there
 )  # fmt: skip
 METRIC_COLUMNS = (
     "run_id", "kind", "task", "subtask", "language", "metric", "value", "stderr", "n", "extra",
@@ -219,6 +221,7 @@ def run_row(run_id: str, spec: dict[str, Any], status: dict[str, Any], n_metrics
         "spec": json.dumps(spec, sort_keys=True),
         "eval_ppl": eval_ppl,
         "eval_tasks": eval_tasks,
+        "cell_id": cell_id(spec) if spec else None,
         "n_metrics": n_metrics,
     }
     return tuple(row[c] for c in RUN_COLUMNS)

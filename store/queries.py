@@ -14,16 +14,19 @@ group (task, or perplexity corpus), only dense runs evaluated as the pruned runs
 from __future__ import annotations
 
 import difflib
+import statistics
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from langprune.cellid import CALIBRATION_FREE
 from langprune.store.db import connect
 from langprune.store.errors import AmbiguousComparison, FilterError, StoreError
 from langprune.store.filters import Condition, parse_filter, to_sql
 from langprune.store.ingest import ingest
 from langprune.store.table import (
     DENSE_ROW,
+    NO_CALIBRATION,
     Aggregate,
     CompareTable,
     Delta,
@@ -47,7 +50,7 @@ __all__ = [
 RUN_LIST_COLUMNS = (
     "id", "experiment", "model", "method", "sparsity", "calibration_language", "corpus", "seed",
     "nsamples", "seqlen", "state", "achieved_sparsity", "n_metrics", "host", "device",
-    "queued_at", "started_at", "finished_at", "updated_at", "seconds_total", "error",
+    "queued_at", "started_at", "finished_at", "updated_at", "seconds_total", "error", "cell_id",
 )  # fmt: skip
 
 # The grid order: per experiment and model, the dense baseline first, then the pruned cells.
@@ -59,6 +62,12 @@ _GRID_ORDER = (
 _EVAL_KEY = (
     "coalesce(CASE WHEN m.kind = 'perplexity' THEN r.eval_ppl "
     "ELSE json_extract_string(r.eval_tasks, '$.\"' || replace(m.task, '\"', '') || '\"') END, '?')"
+)
+# A comparison row: the dense baseline, one row for calibration-free methods, else the language.
+_ROW_LABEL = (
+    f"CASE WHEN r.method = 'dense' THEN '{DENSE_ROW}' "
+    f"WHEN r.method IN ({', '.join(repr(m) for m in sorted(CALIBRATION_FREE))}) "
+    f"THEN '{NO_CALIBRATION}' ELSE coalesce(r.calibration_language, '?') END"
 )
 # A metric's column group: the task, or for perplexity the corpus it was measured on.
 _TASK_LABEL = (
@@ -123,6 +132,8 @@ def compare(
     nsamples: int | str | None = None,
     seqlen: int | str | None = None,
     evaluation: str | None = None,
+    experiment: str | None = None,
+    baseline: str | None = None,
 ) -> CompareTable:
     """The calibration-language x evaluation-language table of `metric` (see `store.table`).
 
@@ -130,14 +141,34 @@ def compare(
     model's label or id; `nsamples` and `seqlen` the calibration size; `evaluation` the evaluation
     settings as `AmbiguousComparison` lists them (e.g. 'corpus=synthetic seqlen=256
     max_tokens=131072'; it applies to the dense baseline too). Raises AmbiguousComparison when a
-    filter is needed, StoreError for an unknown metric or a bad filter value; an empty table when
-    the filters match nothing.
+    filter is needed, StoreError for an unknown metric, a bad filter value or filters that match
+    no run (naming the values that exist).
+
+    Only done runs give values; each pruned cell (`runs.cell_id`) counts once per column, its most
+    recently finished run's value winning, so `n` is the number of distinct seeds. `experiment`
+    restricts the pruned runs to one experiment (the dense baseline is matched by model and
+    evaluation settings, since a stored one is reused across experiments). `baseline` is what deltas are
+    against: 'dense' (default), 'calib' (English when the table has an 'en' row, else its first
+    single calibration language: the paper's comparison) or a calibration row such as 'de'.
     """
     if delta not in (None, "abs", "rel"):
         raise StoreError(f"delta must be 'abs' or 'rel', not {delta!r}")
     sparsity = _sparsity(sparsity)
     nsamples, seqlen = _positive(nsamples, "nsamples"), _positive(seqlen, "seqlen")
+    _check_values(
+        workspace, db_path, refresh,
+        {"experiment": experiment, "model": model, "method": method, "sparsity": sparsity,
+         "corpus": corpus},
+    )  # fmt: skip
+    refresh = False
     params: list[Any] = [metric]
+    experiment_sql = "TRUE"
+    if experiment is not None:
+        # the dense baseline is shared: a stored one is reused by later experiments (its run dir
+        # names the first), so it is matched by model and evaluation settings, as always
+        experiment_sql = "(r.method = 'dense' OR r.experiment = ?)"
+        params.append(experiment)
+    pending_params: list[Any] = list(params[1:])
     task_sql = "TRUE"
     if task is not None:
         task_sql = f"(m.task = ? OR m.subtask = ? OR {_TASK_LABEL} = ?)"
@@ -146,6 +177,7 @@ def compare(
     if model is not None:
         model_sql = "(r.model = ? OR r.model_id = ?)"
         params += [model, model]
+        pending_params += [model, model]
     pruned = ["r.method <> 'dense'"]
     if method == "dense":
         pruned = ["FALSE"]  # the baseline alone
@@ -157,25 +189,42 @@ def compare(
             if value is not None:
                 pruned.append(f"r.{column} = ?")
                 params.append(value)
+                pending_params.append(value)
     eval_sql = "TRUE"
     if evaluation is not None:
         eval_sql = f"{_EVAL_KEY} = ?"
         params.append(evaluation)
+    where = f"""m.metric = ? AND m.value IS NOT NULL AND {experiment_sql} AND {task_sql}
+          AND {model_sql} AND (r.method = 'dense' OR ({" AND ".join(pruned)})) AND {eval_sql}"""
     sql = f"""
-        SELECT r.model, r.method, r.sparsity, r.corpus, r.nsamples, r.seqlen,
-               {_EVAL_KEY} AS evaluation,
-               CASE WHEN r.method = 'dense' THEN '{DENSE_ROW}'
-                    ELSE coalesce(r.calibration_language, '?') END AS row_label,
-               {_TASK_LABEL} AS task_label, coalesce(m.language, '?') AS language,
-               avg(m.value), stddev_samp(m.value), count(*),
-               list(m.value ORDER BY r.seed, r.id), list(r.seed ORDER BY r.seed, r.id)
-        FROM metrics m JOIN runs r ON r.id = m.run_id
-        WHERE m.metric = ? AND m.value IS NOT NULL AND {task_sql} AND {model_sql}
-          AND (r.method = 'dense' OR ({" AND ".join(pruned)})) AND {eval_sql}
+        WITH v AS (
+            SELECT r.model, r.method, r.sparsity, r.corpus, r.nsamples, r.seqlen,
+                   {_EVAL_KEY} AS evaluation, {_ROW_LABEL} AS row_label,
+                   {_TASK_LABEL} AS task_label, coalesce(m.language, '?') AS language,
+                   m.value, m.stderr, r.seed, r.id, coalesce(r.cell_id, r.id) AS cell,
+                   row_number() OVER (
+                       PARTITION BY coalesce(r.cell_id, r.id), {_TASK_LABEL}, m.language,
+                                    {_EVAL_KEY}
+                       ORDER BY r.finished_at DESC NULLS LAST, r.id) AS pick
+            FROM metrics m JOIN runs r ON r.id = m.run_id
+            WHERE r.state = 'done' AND {where}
+        )
+        SELECT model, method, sparsity, corpus, nsamples, seqlen, evaluation, row_label,
+               task_label, language,
+               avg(value), stddev_samp(value), count(DISTINCT coalesce(seed, -1)),
+               list(value ORDER BY seed, id), list(seed ORDER BY seed, id),
+               list(stderr ORDER BY seed, id), list(cell ORDER BY seed, id)
+        FROM v WHERE pick = 1
         GROUP BY ALL
+    """
+    pending_sql = f"""
+        SELECT {_ROW_LABEL}, r.state, r.id FROM runs r
+        WHERE r.state <> 'done' AND r.method <> 'dense' AND {experiment_sql} AND {model_sql}
+          AND ({" AND ".join(pruned)})
     """
     with connect(_db(workspace, db_path, refresh), read_only=True) as con:
         found = con.execute(sql, params).fetchall()
+        pending_rows = con.execute(pending_sql, pending_params).fetchall()
         if (
             not found
             and not con.execute(
@@ -208,12 +257,64 @@ def compare(
         values = {f[index] for f in (found if name in ("model", "evaluation") else pruned_rows)}
         if len(values) == 1 and getattr(table, name) is None:
             setattr(table, name, values.pop())
+    table.experiment = experiment
+    table.baseline = _resolve_baseline(baseline, {f[7] for f in found})
+    done_rows = {f[7] for f in found}
+    for row, run_state, run_id in pending_rows:
+        if row in done_rows and run_state in ("queued", "running"):
+            continue  # a row with finished numbers: more seeds on the way change nothing shown
+        table.pending.setdefault(row, {}).setdefault(run_state, []).append(run_id)
+    if table.baseline != DENSE_ROW and table.baseline not in done_rows:
+        raise StoreError(
+            f"baseline {table.baseline!r} has no done values here (rows: "
+            f"{', '.join(sorted(done_rows)) or 'none'})"
+        )
     aggregates = [
-        Aggregate(row=f[7], task=f[8], language=f[9], mean=f[10], std=f[11], n=int(f[12]),
-                  values=tuple(f[13]), seeds=tuple(f[14]))
+        Aggregate(row=f[7], task=f[8], language=f[9], mean=statistics.fmean(f[13]),
+                  std=statistics.stdev(f[13]) if len(f[13]) > 1 else None, n=int(f[12]),
+                  values=tuple(f[13]), seeds=tuple(f[14]), stderrs=tuple(f[15]),
+                  cell_ids=tuple(dict.fromkeys(f[16])))
         for f in found
     ]  # fmt: skip
+    # mean and std in Python, over the values in seed order: the same bits on every query
+    # (DuckDB's parallel sums may differ in the last digit between two identical queries)
     return build(table, aggregates)
+
+
+def _resolve_baseline(baseline: str | None, rows: set[str]) -> str:
+    """'calib' -> 'en' when present, else the first single-language row; anything else as is."""
+    if baseline != "calib":
+        return baseline or DENSE_ROW
+    singles = sorted(r for r in rows if r not in (DENSE_ROW, NO_CALIBRATION) and "+" not in r)
+    if not singles:
+        raise StoreError("--baseline calib: no calibration-language row has done values here")
+    return "en" if "en" in singles else singles[0]
+
+
+def _check_values(
+    workspace: Path, db_path: Path | None, refresh: bool, wanted: dict[str, str | None]
+) -> None:
+    """A filter value no run has is refused, naming the values that exist (with a close match)."""
+    with connect(_db(workspace, db_path, refresh), read_only=True) as con:
+        for name, value in wanted.items():
+            if value is None:
+                continue
+            where = f"{name} = ?" if name != "model" else "(model = ? OR model_id = ?)"
+            args = [value] if name != "model" else [value, value]
+            if con.execute(f"SELECT 1 FROM runs WHERE {where} LIMIT 1", args).fetchone():
+                continue
+            known = [
+                str(r[0])
+                for r in con.execute(
+                    f"SELECT DISTINCT {name} FROM runs WHERE {name} IS NOT NULL ORDER BY 1"
+                ).fetchall()
+            ]
+            close = difflib.get_close_matches(str(value), known, n=1)
+            raise StoreError(
+                f"--{name} {value!r} matches no run"
+                + (f"; did you mean {close[0]!r}?" if close else "")
+                + f" (values that exist: {', '.join(known) or 'none'})"
+            )
 
 
 def _positive(value: int | str | None, name: str) -> int | None:

@@ -98,6 +98,15 @@ _V3 = [
     "UPDATE ingest_state SET status_sig = 'before-v3'",
 ]
 
+# Version 4: each run's cell id (what the pruned model is, apart from its evaluation; see
+# `langprune.cellid`), so runs of one cell evaluated from several presets count once. Old run dirs
+# need nothing new: ingest computes the id from spec.json, and the cleared signatures re-read them.
+_V4 = [
+    "ALTER TABLE runs ADD COLUMN cell_id VARCHAR",
+    "UPDATE ingest_state SET status_sig = 'before-v4'",
+]
+
+
 # Version 6: analyses (store/analysis.py): per-run figures, mask files, pairwise mask overlap.
 # Clearing the status signatures makes the next ingest read every run again and fill them.
 _V6 = [
@@ -131,7 +140,7 @@ _V6 = [
     "UPDATE ingest_state SET status_sig = 'before-v6'",
 ]
 
-MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 6: _V6}
+MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 6: _V6}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 

@@ -2,7 +2,8 @@
 
 Every number comes from the table (`CompareTable.shown`, the store's `cell_text`/`mean_text`
 formatting), so the screen shows exactly what `langprune compare` prints; this module only decides
-colours and layout: a colour per column from best to worst (by the store's rank), the best in bold,
+colours and layout: a colour per column from best to worst (by the store's rank), the clear best in
+bold, a tie at the top underlined, missing cells as their runs' state,
 the diagonal on a highlighted background, the dense baseline dimmed, row and column means.
 """
 
@@ -35,35 +36,26 @@ def uniform_n(table: Any) -> int | None:
 
 
 def differing_columns(table: Any) -> list[str]:
-    """Columns where the calibration language makes a visible difference.
+    """Columns where not every row shows the same value (`x`: hide only all-equal columns).
 
-    A column is kept when the pruned rows' displayed values differ and, with several seeds, at
-    least two rows' mean ± std ranges do not overlap (otherwise the spread explains it).
-    """
+    Every row counts, dense and missing ones included: a column is hidden only when all its
+    displayed cells (value and ± part) are equal."""
     from langprune.store.export import cell_text
 
     keep = []
     for column in table.columns:
-        cells = [
-            table.cells[(r, column)]
+        shown = {
+            cell_text(table, table.cells[(r, column)]) if (r, column) in table.cells else None
             for r in table.rows
-            if r != "dense" and (r, column) in table.cells
-        ]
-        shown = {cell_text(table, c)[0] for c in cells}
-        if len(shown) <= 1:
-            continue
-        ranges = []
-        for c in cells:
-            v = table.shown(c)
-            spread = (c.std or 0.0) if table.delta != "rel" else 0.0
-            if v is not None:
-                ranges.append((v - spread, v + spread))
-        overlap_all = all(
-            a[0] <= b[1] and b[0] <= a[1] for i, a in enumerate(ranges) for b in ranges[i + 1 :]
-        )
-        if not overlap_all or not table.several_seeds:
+        }
+        if len(shown) > 1:
             keep.append(column)
     return keep
+
+
+def clear_columns(table: Any) -> list[str]:
+    """Columns whose best beats the runner-up by more than their combined uncertainty."""
+    return [c for c in table.columns if c in table.best]
 
 
 def cell_label(table: Any, cell: Any, show_n: bool) -> str:
@@ -77,11 +69,17 @@ def cell_label(table: Any, cell: Any, show_n: bool) -> str:
     return text
 
 
-def build_table(table: Any, *, diff_only: bool = False) -> tuple[Table, list[str]]:
-    """The rich Table and the columns it shows."""
+def build_table(
+    table: Any, *, diff_only: bool = False, clear_only: bool = False
+) -> tuple[Table, list[str]]:
+    """The rich Table and the columns it shows (`diff_only`: not all-equal; `clear_only`: with a
+    clear winner)."""
     from langprune.store.export import mean_text
 
     columns = differing_columns(table) if diff_only else list(table.columns)
+    if clear_only:
+        clear = set(clear_columns(table))
+        columns = [c for c in columns if c in clear]
     n_all = uniform_n(table)
     grid = Table(
         box=None,
@@ -101,7 +99,8 @@ def build_table(table: Any, *, diff_only: bool = False) -> tuple[Table, list[str
         for column in columns:
             cell = table.cells.get((row, column))
             if cell is None:
-                cells_out.append(Text("·", style="dim"))
+                status = table.status(row, column)
+                cells_out.append(Text(status, style="red" if status == "failed" else "dim"))
                 continue
             style = Style()
             if dense:
@@ -112,6 +111,8 @@ def build_table(table: Any, *, diff_only: bool = False) -> tuple[Table, list[str
                     style += Style(color=colour)
                 if cell.best:
                     style += Style(bold=True)
+                elif cell.tie:
+                    style += Style(underline=True)
             if cell.diagonal:
                 style += Style(bgcolor=DIAGONAL_BG)
             cells_out.append(

@@ -23,6 +23,7 @@ RUN_COLUMNS = (
     "seconds_total",
     "experiment",
     "id",
+    "cell_id",  # what the pruned model is; runs of one cell differ only in evaluation
 )
 
 

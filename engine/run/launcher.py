@@ -39,6 +39,53 @@ class LaunchResult:
     job_ids: list[str] = field(default_factory=list)
 
 
+@dataclass
+class CellPlan:
+    """What a grid needs in a workspace, counted by pruned cell (see `langprune.cellid`)."""
+
+    runs_done: list[str] = field(default_factory=list)  # this very run is done already
+    cells_done: set[str] = field(default_factory=set)  # cells of the grid some done run pruned
+    evaluations_to_add: list[str] = field(default_factory=list)  # run ids: cell done elsewhere
+    to_prune: list[str] = field(default_factory=list)  # run ids whose cell no done run has
+
+    def sentence(self) -> str:
+        return (
+            f"{len(self.cells_done)} cells done, {len(self.evaluations_to_add)} evaluations to "
+            f"add, {len(self.to_prune)} runs to prune"
+        )
+
+
+def done_cells(workspace: Path) -> dict[str, list[str]]:
+    """Cell id -> ids of the done runs of that cell, from the run dirs' spec.json (old run dirs
+    included: the cell id is computed from the spec, never stored)."""
+    from langprune.cellid import cell_id
+
+    out: dict[str, list[str]] = {}
+    for rd in iter_run_dirs(runs_dir(workspace)):
+        spec = rd.read_spec()
+        if spec and rd.state() == "done":
+            out.setdefault(cell_id(spec), []).append(rd.path.name)
+    return out
+
+
+def plan_cells(experiment: Any, workspace: Path) -> CellPlan:
+    """Which runs of `experiment` are done, which only add evaluations to a cell some other done
+    run (another preset, say) already pruned, and which prune a new cell."""
+    done = done_cells(workspace)
+    plan = CellPlan()
+    for run in experiment.runs():
+        cell = run.cell_id
+        if cell in done:
+            plan.cells_done.add(cell)
+        if run.id in done.get(cell, []):
+            plan.runs_done.append(run.id)
+        elif cell in done:
+            plan.evaluations_to_add.append(run.id)
+        else:
+            plan.to_prune.append(run.id)
+    return plan
+
+
 def _spec_json(run: Any) -> dict[str, Any]:
     return run.model_dump(mode="json")
 

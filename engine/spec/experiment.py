@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from langprune.cellid import cell_id, uses_calibration
 from langprune.engine.spec.languages import check_code, parse_calibration_language
 from langprune.engine.spec.tasks import task_index
 from langprune.vocab import DENSE, canonical_sparsity
@@ -235,8 +236,13 @@ class Experiment(Strict):
         return self
 
     def runs(self) -> list[Run]:
-        """The grid: dense baselines first, then model x method x sparsity x language x seed."""
+        """The grid: dense baselines first, then model x method x sparsity x language x seed.
+
+        A calibration-free method (magnitude) is one run per model and sparsity: it keeps the
+        first calibration language and seed of the grid, so its run id is the one it always had.
+        """
         ev = resolved_evaluation(self.evaluation, self.calibration)
+        first = (self.calibration.languages[0], self.calibration.seeds[0])
         out: list[Run] = []
         for model in self.models:
             if self.dense_baseline:
@@ -248,6 +254,8 @@ class Experiment(Strict):
                 self.calibration.seeds,
             )
             for method, sparsity, lang, seed in cells:
+                if not uses_calibration(method) and (lang, seed) != first:
+                    continue
                 out.append(
                     Run.make(
                         self.name,
@@ -300,6 +308,11 @@ class Run(BaseModel):
     @property
     def is_dense(self) -> bool:
         return self.method == DENSE
+
+    @property
+    def cell_id(self) -> str:
+        """What the pruned model is, apart from its evaluation (see `langprune.cellid`)."""
+        return cell_id(self.config())
 
     @classmethod
     def make(

@@ -56,6 +56,7 @@ def demo(
 def print_tables(ws, exp, metric: str) -> None:
     """One comparison table per model x method x sparsity, each with its diagonal-wins line."""
     from langprune.cli.results import _rich_compare
+    from langprune.store.errors import StoreError
     from langprune.store.findings import diagonal_wins
     from langprune.store.queries import compare
 
@@ -63,13 +64,20 @@ def print_tables(ws, exp, metric: str) -> None:
     for model in exp.models:
         for method in exp.pruning.methods:
             for sparsity in exp.pruning.sparsity:
-                table = compare(
-                    ws, metric, model=model.name, method=method, sparsity=sparsity, delta="abs"
-                )
+                try:
+                    table = compare(
+                        ws, metric, model=model.name, method=method, sparsity=sparsity,
+                        delta="abs", experiment=exp.name,
+                    )  # fmt: skip
+                except StoreError as exc:
+                    out.print(f"[yellow]{model.name} {method} {sparsity}: {exc}[/yellow]")
+                    continue
                 if table.is_empty:
                     out.print(
                         f"[yellow]no {metric} results for {model.name} {method} {sparsity}[/yellow]"
                     )
+                    for note in table.footnotes():
+                        out.print(f"[dim]* {note}[/dim]")
                     continue
                 out.print()
                 out.print(_rich_compare(table))
@@ -78,6 +86,8 @@ def print_tables(ws, exp, metric: str) -> None:
                     f"[bold]{method} {sparsity}: {wins.sentence()}[/bold] "
                     f"(columns where calibrating in the evaluated language gave the best {metric})"
                 )
+                for note in table.footnotes():
+                    out.print(f"[dim]* {note}[/dim]")
 
 
 def print_mask_overlap(ws, exp) -> None:

@@ -90,6 +90,9 @@ def plan(
     out = console()
     out.print(table)
     out.print(f"{len(runs)} runs ({existing} already in the workspace {ws})")
+    from langprune.engine.run.launcher import plan_cells
+
+    out.print(plan_cells(exp, ws).sentence())
 
 
 def register(app: typer.Typer) -> None:

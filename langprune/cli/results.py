@@ -96,6 +96,8 @@ def results(
     ws = state(ctx).workspace()
     conditions = parse_filter(filters or [])
     rows = list_runs(ws, conditions, limit=limit)
+    if not rows and conditions:
+        fail_with_problems([_nothing_matches(ws, conditions)])
     if fmt != ListFormat.table:
         _print_rows(rows, fmt.value, list(RUN_LIST_COLUMNS))
         return
@@ -135,6 +137,22 @@ def results(
     console().print(table)
 
 
+def _nothing_matches(ws: Path, conditions: list[Any]) -> str:
+    """One line for a filter that matches no run: the terms, and the values each key has."""
+    from langprune.store.queries import filter_choices
+
+    choices = filter_choices(ws, refresh=False)
+    known = []
+    for c in conditions:
+        values = choices.get(c.key)
+        if values is not None and c.key != "id":
+            known.append(f"{c.key}: {', '.join(values) or 'none'}")
+    terms = " ".join(str(c) for c in conditions)
+    return f"no run matches {terms}" + (
+        f" (values that exist: {'; '.join(known)})" if known else ""
+    )
+
+
 # ---- compare --------------------------------------------------------------------------------
 
 # Best -> worst within a column.
@@ -153,15 +171,14 @@ def _rich_compare(table: Any) -> Any:
     from rich.table import Table
     from rich.text import Text
 
-    from langprune.store.export import cell_text, mean_text
+    from langprune.store.export import cell_text, legend, mean_text
     from langprune.store.table import DENSE_ROW
 
     out = Table(
         title=table.title(),
         title_justify="left",
         caption="colour: best (green) -> worst (red) per column among pruned rows; "
-        "† on a shaded cell: calibrated in the evaluated language"
-        + ("; mean ± std over seeds (n)" if table.several_seeds else ""),
+        + legend(table),
         caption_justify="left",
         show_footer=True,
         header_style="bold",
@@ -176,7 +193,8 @@ def _rich_compare(table: Any) -> Any:
         for column in table.columns:
             cell = table.cell(row, column)
             if cell is None:
-                cells.append(Text("–", style="dim"))
+                status = table.status(row, column)
+                cells.append(Text(status, style="bold red" if status == "failed" else "dim"))
                 continue
             value, spread = cell_text(table, cell)
             text = Text(value, style=_rank_style(cell.rank, table.column_size(column)))
@@ -190,6 +208,8 @@ def _rich_compare(table: Any) -> Any:
                 text.stylize("on grey23")
             if cell.best:
                 text.stylize("bold")
+            elif cell.tie:
+                text = Text("~") + text
             cells.append(text)
         cells.append(Text(mean_text(table, table.row_means.get(row), row)))
         out.add_row(*cells, end_section=row == DENSE_ROW)
@@ -216,12 +236,22 @@ def compare(
         None, "--evaluation", help="Evaluation settings, as listed when runs differ in them."
     ),
     delta: DeltaKind | None = typer.Option(
-        None, "--delta", help="Show the change vs the dense baseline: abs or rel."
+        None, "--delta", help="Show the change vs the baseline (--baseline): abs or rel."
+    ),
+    baseline: str = typer.Option(
+        "dense",
+        "--baseline",
+        help="What deltas are against: dense, calib (English when the grid has it, else the "
+        "first calibration language), or a row such as de. Paired per seed.",
+    ),
+    experiment: str | None = typer.Option(
+        None, "--experiment", "-e", help="Only this experiment's runs."
     ),
     fmt: CompareFormat = typer.Option(CompareFormat.table, "--format", "-f", help="Output."),
     output: Path | None = typer.Option(
         None, "--output", "-o", help="Write to this file (format from --format or the suffix)."
     ),
+    force: bool = typer.Option(False, "--force", help="Overwrite --output if it exists."),
 ) -> None:
     """Compare calibration languages: rows = calibration language, columns = evaluated language."""
     from langprune.store import export as exporter
@@ -241,16 +271,20 @@ def compare(
     table = run_compare(
         ws, metric, model=model, method=method, sparsity=sparsity, task=task,
         corpus=corpus, delta=delta.value if delta else None, nsamples=nsamples,
-        seqlen=seqlen, evaluation=evaluation,
+        seqlen=seqlen, evaluation=evaluation, experiment=experiment, baseline=baseline,
     )  # fmt: skip
     if table.is_empty:
-        print(f"no {metric} values match these filters", file=sys.stderr)
-        raise typer.Exit(1)
+        fail_with_problems([f"no done {metric} values match these filters"])
     if output is not None:
-        exporter.export(table, fmt_name, output)
+        exporter.export(table, fmt_name, output, force=force)
         typer.echo(f"wrote {output}")
     elif fmt_name == "table":
+        from langprune.store.findings import diagonal_wins
+
         console().print(_rich_compare(table))
+        console().print(diagonal_wins(table).sentence())
+        for note in table.footnotes():
+            console().print(f"[dim]* {note}[/dim]")
     else:
         sys.stdout.write(exporter.render(table, fmt_name))
 

@@ -213,7 +213,8 @@ def status(
 
 def follow(ws: Path, run_ids: list[str] | None) -> None:
     """Progress bars of the given runs (None = every unfinished one, new ones included) until all
-    are finished. Ctrl-C only stops watching."""
+    are finished. Ctrl-C only stops watching. Exits 1 when any watched run ended failed or
+    cancelled (naming them), so a script can trust the exit code."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from langprune.engine.run import monitor
@@ -269,6 +270,11 @@ def follow(ws: Path, run_ids: list[str] | None) -> None:
         ingest(ws, timeout=10)
     except Exception as exc:
         print(f"note: results not ingested yet ({type(exc).__name__}: {exc})", file=sys.stderr)
+    bad = [v for v in monitor.views(ws, watched) if v.state in ("failed", "cancelled")]
+    if bad:
+        for v in bad:
+            print(f"error: run {v.id} {v.state}: {v.status.get('error') or ''}", file=sys.stderr)
+        raise typer.Exit(1)
 
 
 def attach(ctx: typer.Context) -> None:

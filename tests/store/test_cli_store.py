@@ -46,7 +46,10 @@ def test_compare_outputs_and_errors(workspace: Path, cli, tmp_path: Path) -> Non
     r = cli("compare", "-m", "ppl")
     assert r.returncode == 2 and "choose one with --method" in r.stderr
     r = cli("compare", "-m", "ppl", "--method", "magnitude", "--format", "csv")
-    assert r.returncode == 0 and "en,en,perplexity:synthetic,en,ppl,30.0" in r.stdout
+    assert r.returncode == 0 and "(no calibration),en,perplexity:synthetic,en,ppl,30.0" in r.stdout
+    r = cli("compare", "-m", "ppl", "--method", "wandaa")
+    assert r.returncode == 2 and "did you mean 'wanda'" in r.stderr and "magnitude" in r.stderr
+    assert "Traceback" not in r.stderr
 
 
 def test_store_path_and_sql(workspace: Path, cli) -> None:

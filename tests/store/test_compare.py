@@ -10,6 +10,7 @@ import pytest
 
 from langprune.store.errors import AmbiguousComparison, StoreError
 from langprune.store.queries import compare, filter_choices, metric_choices
+from langprune.store.table import NO_CALIBRATION
 from tests.store.helpers import BASE, acc_row, ppl_row, runs_of, write_known, write_run
 
 
@@ -91,14 +92,20 @@ def test_several_methods_are_never_averaged(known: Path) -> None:
         compare(known, "ppl")
     assert err.value.field == "method" and err.value.choices == ["magnitude", "wanda"]
     t = compare(known, "ppl", method="magnitude")
-    assert t.sparsity == "2:4" and t.cell("en", "en").mean == 99.0 and t.has_dense
+    # magnitude reads no calibration text: one "(no calibration)" row, never on the diagonal
+    assert t.sparsity == "2:4" and t.has_dense and t.rows == ["dense", NO_CALIBRATION]
+    assert t.cell(NO_CALIBRATION, "en").mean == 99.0 and not t.cell(NO_CALIBRATION, "en").diagonal
     assert compare(known, "ppl", sparsity=0.5).method == "wanda"
     assert compare(known, "ppl", method="dense").rows == ["dense"]
 
 
 def test_empty_and_unknown(known: Path) -> None:
-    assert compare(known, "ppl", sparsity="2:4").rows == ["dense"]
-    assert compare(known, "ppl", model="nope").is_empty
+    with pytest.raises(StoreError, match=r"--sparsity '2:4' matches no run.*exist: 0.5"):
+        compare(known, "ppl", sparsity="2:4")
+    with pytest.raises(StoreError, match="did you mean 'wanda'"):
+        compare(known, "ppl", method="wandaa")
+    with pytest.raises(StoreError, match="--model 'nope' matches no run"):
+        compare(known, "ppl", model="nope")
     with pytest.raises(StoreError, match="did you mean 'ppl'"):
         compare(known, "pll")
 

@@ -86,9 +86,11 @@ def test_latex_structure(workspace: Path, tmp_path: Path) -> None:
         assert needle in text
     body = text[text.index("\\midrule") : text.index("\\bottomrule")]
     assert "$\\mathbf{0.650 \\pm 0.071}^{\\dagger}$" in body  # best, diagonal, two seeds
-    assert "$0.550$" in body  # sw: one seed, no ± part
+    assert "$0.550 \\pm 0.010$" in body  # sw: one seed, so ± is its evaluation stderr
     assert body.count("\\mathbf") == 2 and body.count("\\dagger") == 2
-    assert "mean $\\pm$ std over seeds" in text
+    assert (
+        "$\\pm$: std over seeds, else the evaluation" in text and "seeds\\_per\\_cell=1-2" in text
+    )
 
 
 def test_bad_format(table: CompareTable, tmp_path: Path) -> None:

@@ -37,7 +37,7 @@ def test_counts_columns_won_by_their_own_language() -> None:
         4,
     )  # de and ru (a tie that includes ru); a mix does not win
     assert wins.winners == {"de": "de", "en": "de", "ru": "en/ru", "zh": "en+zh"}
-    assert wins.sentence() == "diagonal wins: 2 of 4"
+    assert wins.sentence() == "diagonal wins: 2 of 4 (2 clear)"
 
 
 def test_columns_without_pruned_values_are_left_out() -> None:

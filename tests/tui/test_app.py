@@ -93,14 +93,14 @@ async def test_compose_preview_and_save_preset(fake_ws: Path) -> None:
         screen = app.screen
         await _fill_small_grid(pilot, screen)
         preview = str(screen.query_one("#preview").render())
-        assert "5 runs" in preview  # dense + 2 methods x 2 languages
+        assert "4 runs" in preview  # dense + magnitude once + wanda x 2 languages
         assert "device time" in preview
         await pilot.press("ctrl+s")
         path = fake_ws / "presets" / "tui-small.toml"
         await wait_for(pilot, path.exists)
         saved = presets.load(str(path))
         assert saved == form.validate(form.to_dict(screen.values()))[0]
-        assert len(saved.runs()) == 5
+        assert len(saved.runs()) == 4
 
 
 async def test_compose_offers_only_task_families_of_the_languages(fake_ws: Path) -> None:
@@ -185,10 +185,24 @@ async def test_compare_export_writes_a_file(fake_ws: Path) -> None:
         await pilot.press("e")
         await pilot.pause(0.2)
         await pilot.press("enter")
-        path = fake_ws / "exports" / "compare-bpb.csv"
+        f = screen.filters  # the default name says which table it holds
+        path = fake_ws / "exports" / f"compare-bpb-{f['method']}-{f['sparsity']}.csv"
         await wait_for(pilot, path.exists)
         header = path.read_text().splitlines()[0]
-        assert "calibration" in header and "mean" in header
+        assert "calibration" in header and "mean" in header and "baseline" in header
+        # a second export to the same name asks first; n keeps the file
+        path.write_text("keep me")
+        await pilot.press("e")
+        await pilot.pause(0.2)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "OverwriteScreen")
+        await pilot.press("n")
+        await pilot.pause(0.3)
+        assert path.read_text() == "keep me" and app.screen is screen
+        # a folder: an error notice, and the TUI stays up
+        screen.export(screen.table, "csv", str(fake_ws), False)
+        await pilot.pause(0.5)
+        assert app.is_running and app.screen is screen
 
 
 async def test_compare_plot_panel(fake_ws: Path) -> None:

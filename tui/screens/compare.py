@@ -22,7 +22,7 @@ from langprune.tui.messages import ActionDone, ChoicesLoaded, CompareLoaded
 from langprune.vocab import Sparsity
 
 ANY = "(any)"
-FILTERS = ("model", "method", "sparsity", "task")
+FILTERS = ("experiment", "model", "method", "sparsity", "task")
 DELTAS = (None, "abs", "rel")
 # bits per byte first: unlike token perplexity it compares across tokenizers and scripts
 PREFERRED_METRICS = ("bpb", "ppl", "acc", "acc_norm")
@@ -33,6 +33,7 @@ class CompareScreen(Screen[None]):
         Binding("m", "focus_filters", "Metric/filters"),
         Binding("d", "delta", "Delta"),
         Binding("x", "diff_only", "Diff-only"),
+        Binding("w", "clear_only", "Clear winners"),
         Binding("t", "next_task", "Task"),
         Binding("e", "export", "Export"),
         Binding("p", "plot", "Plot"),
@@ -47,6 +48,7 @@ class CompareScreen(Screen[None]):
         self.filters: dict[str, str | None] = dict.fromkeys(FILTERS)
         self.delta: str | None = None
         self.diff_only = False
+        self.clear_only = False
         self.plot_kind = "sparsity"  # sparsity | bars
         self.table: Any | None = None
         self.choices: dict[str, list[str]] = {}
@@ -115,6 +117,7 @@ class CompareScreen(Screen[None]):
                 table = compare(
                     self.app.workspace,  # type: ignore[attr-defined]
                     metric,
+                    experiment=filters["experiment"],
                     model=filters["model"],
                     method=filters["method"],
                     sparsity=filters["sparsity"],
@@ -127,8 +130,9 @@ class CompareScreen(Screen[None]):
             except AmbiguousComparison as exc:
                 if not exc.choices:
                     raise
-                filters[exc.field] = exc.choices[0]
-                auto.append(f"{exc.field}={exc.choices[0]} (of {', '.join(exc.choices)})")
+                pick = _first_choice(exc.field, exc.choices)
+                filters[exc.field] = pick
+                auto.append(f"{exc.field}={pick} (of {', '.join(exc.choices)})")
             except ValueError as exc:  # StoreError: the CLI's words
                 self.post_message(CompareLoaded(None, None, str(exc)))
                 return
@@ -168,6 +172,7 @@ class CompareScreen(Screen[None]):
                 t = compare(
                     self.app.workspace,  # type: ignore[attr-defined]
                     metric,
+                    experiment=filters["experiment"],
                     model=filters["model"],
                     method=filters["method"],
                     sparsity=level,
@@ -202,14 +207,22 @@ class CompareScreen(Screen[None]):
         if chosen:
             self.filters.update({k: v for k, v in chosen.items() if k in FILTERS})
             self._sync_selects()
-        grid, shown = build_table(table, diff_only=self.diff_only)
+        from langprune.store.findings import diagonal_wins
+
+        grid, shown = build_table(table, diff_only=self.diff_only, clear_only=self.clear_only)
         body.update(grid if table.rows else "no values for these filters")
         n = uniform_n(table)
         extras = []
         if n:
             extras.append(f"n={n} seed{'s' * (n > 1)} per cell")
-        if self.diff_only:
-            extras.append(f"diff-only: {len(shown)}/{len(table.columns)} columns")
+        if self.diff_only or self.clear_only:
+            what = " + ".join(
+                w
+                for w, on_ in (("diff-only", self.diff_only), ("clear winners", self.clear_only))
+                if on_
+            )
+            extras.append(f"{what}: {len(shown)}/{len(table.columns)} columns")
+        extras.append(diagonal_wins(table).sentence())
         summary.update(table.title())
         auto = getattr(message, "auto", None)
         if auto is not None and auto:
@@ -217,12 +230,14 @@ class CompareScreen(Screen[None]):
         legend = " · ".join(
             [
                 *extras,
-                "[b]bold[/b] best",
+                "[b]bold[/b] clear best",
+                "[u]underlined[/u] tied within ±",
                 "[on #303a5f] diagonal [/] calibrated in that language",
                 "colour best→worst per column",
             ]
         )
-        note.update(legend + (f"\n{self.auto_note}" if self.auto_note else ""))
+        notes = "".join(f"\n* {line}" for line in table.footnotes())
+        note.update(legend + (f"\n{self.auto_note}" if self.auto_note else "") + notes)
         if message.plot is not None:
             self._draw_plot(message.plot)
 
@@ -280,6 +295,11 @@ class CompareScreen(Screen[None]):
 
     def action_diff_only(self) -> None:
         self.diff_only = not self.diff_only
+        if self.table is not None:
+            self.on_compare_loaded(CompareLoaded(self.table, None, None))
+
+    def action_clear_only(self) -> None:
+        self.clear_only = not self.clear_only
         if self.table is not None:
             self.on_compare_loaded(CompareLoaded(self.table, None, None))
 
@@ -344,19 +364,79 @@ class CompareScreen(Screen[None]):
         if self.table is None:
             self.notify("nothing to export yet", severity="warning")
             return
-        default = self.app.workspace / "exports" / f"compare-{self.metric}"  # type: ignore[attr-defined]
+        from langprune.store.export import default_name
+
+        name = default_name(self.table, "csv").removesuffix(".csv")
+        default = self.app.workspace / "exports" / name  # type: ignore[attr-defined]
         self.app.push_screen(ExportScreen(default), self._export_chosen)
 
     def _export_chosen(self, choice: tuple[str, str] | None) -> None:
-        if choice and self.table is not None:
-            self.export(self.table, *choice)
+        if not choice or self.table is None:
+            return
+        fmt, path = choice
+        target = Path(path).expanduser()
+        if target.is_file():
+            table = self.table
+
+            def confirmed(yes: bool | None) -> None:
+                if yes:
+                    self.export(table, fmt, path, True)
+
+            self.app.push_screen(OverwriteScreen(target), confirmed)
+            return
+        self.export(self.table, fmt, path, False)
 
     @work(thread=True, group="compare-export", name="export")
-    def export(self, table: Any, fmt: str, path: str) -> None:
+    def export(self, table: Any, fmt: str, path: str, force: bool = False) -> None:
+        from langprune.store.errors import StoreError
         from langprune.store.export import export
 
-        written = export(table, fmt, Path(path).expanduser())
+        try:
+            written = export(table, fmt, Path(path).expanduser(), force=force)
+        except StoreError as exc:  # a folder, an unwritable path: say so, stay up
+            self.app.call_from_thread(self.notify, f"export failed: {exc}", severity="error")
+            return
         self.post_message(ActionDone(f"exported {fmt} → {written}"))
+
+
+def _first_choice(field: str, choices: list[str]) -> str:
+    """What the screen picks when the store asks for a choice: a calibrated method first
+    (magnitude reads no calibration text, so it answers nothing about calibration languages)."""
+    if field == "method":
+        from langprune.cellid import uses_calibration
+
+        calibrated = [c for c in choices if uses_calibration(c)]
+        if calibrated:
+            return calibrated[0]
+    return choices[0]
+
+
+class OverwriteScreen(ModalScreen[bool]):
+    """Confirm overwriting an existing export file: y/Enter overwrites, n/Esc keeps it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "yes", "Overwrite"),
+        Binding("n,escape", "no", "Keep"),
+    ]
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="export-box"):
+            yield Label(f"{self.path} exists. Overwrite it?")
+            with Horizontal(id="preview-buttons"):
+                yield Button("Overwrite (y)", id="overwrite-yes", variant="error")
+                yield Button("Keep (n)", id="overwrite-no")
+
+    @on(Button.Pressed, "#overwrite-yes")
+    def action_yes(self) -> None:
+        self.dismiss(True)
+
+    @on(Button.Pressed, "#overwrite-no")
+    def action_no(self) -> None:
+        self.dismiss(False)
 
 
 EXPORT_FORMATS = (("CSV", "csv"), ("Markdown", "md"), ("LaTeX", "latex"))

@@ -21,10 +21,11 @@ from langprune.tui.widgets.lazytable import Column, LazyTable
 WIDTHS = {
     "state": 9, "model": 14, "method": 9, "sparsity": 5, "calibration_language": 6, "seed": 4,
     "achieved_sparsity": 6, "seconds_total": 7, "experiment": 14, "id": 12,
+    "cell_id": 12,
 }  # fmt: skip
 TITLES = {
     "calibration_language": "calib", "sparsity": "spars", "achieved_sparsity": "achvd",
-    "seconds_total": "time", "acc_norm": "acc_n",
+    "seconds_total": "time", "acc_norm": "acc_n", "cell_id": "cell",
 }  # fmt: skip
 NUMERIC = {"seed", "achieved_sparsity", "seconds_total", "ppl", "bpb", "acc", "acc_norm"}
 

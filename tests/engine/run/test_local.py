@@ -54,7 +54,7 @@ def ws(tmp_path: Path) -> Path:
 
 
 def test_grid_finishes_after_the_launcher_exits_and_is_ingested(ws: Path, tmp_path: Path) -> None:
-    preset = write_preset(tmp_path, methods=("magnitude",), languages=("en", "de"))
+    preset = write_preset(tmp_path, methods=("wanda",), languages=("en", "de"))  # 3 runs
     t0 = time.time()
     out = cli(ws, "run", str(preset))
     assert out.returncode == 0, out.stderr
@@ -161,7 +161,7 @@ def test_cancel_within_5s_and_a_second_scheduler_refuses(ws: Path, tmp_path: Pat
 
 
 def test_each_worker_sees_only_its_own_fake_gpu(ws: Path, tmp_path: Path) -> None:
-    preset = write_preset(tmp_path, methods=("magnitude",), languages=("en", "de"))
+    preset = write_preset(tmp_path, methods=("wanda",), languages=("en", "de"))  # 3 runs
     env = env_for(ws, LANGPRUNE_GPUS="0,1,3")
     assert cli(ws, "run", str(preset), env=env).returncode == 0
     wait_for(lambda: all_final(ws, 3), 120, "the grid to finish")

@@ -49,7 +49,7 @@ def _job(rd: RunDir) -> str:
 
 
 def test_grid_runs_as_a_job_array_and_a_fresh_process_reattaches(ws: Path, tmp_path: Path) -> None:
-    preset = write_preset(tmp_path, methods=("magnitude",), languages=("en", "de"))
+    preset = write_preset(tmp_path, methods=("wanda",), languages=("en", "de"))  # 3 runs
     out = cli(ws, "run", str(preset), *SBATCH)
     assert out.returncode == 0, out.stderr
     rds = runs(ws)

@@ -297,9 +297,9 @@ PINNED = {
     "smoke": (
         "83bec696c974",
         "1836271e6a9c",
-        "ce648b68deac",
+        # magnitude de 0.5 and de 2:4 dropped: magnitude runs once per model and sparsity
+        # (issue 13); the other ids are unchanged
         "76563c9f723e",
-        "8df3c1c77b34",
         "63ffbe656afe",
         "de57db4c48ef",
         "ad9799061727",
