@@ -26,7 +26,9 @@ DENSE = "dense"
 STATES: tuple[str, ...] = ("queued", "running", "done", "failed", "cancelled")
 FINAL_STATES: tuple[str, ...] = ("done", "failed", "cancelled")
 # The stages of one run, in order (the pipeline runs them in this order; progress events name them).
-STAGES: tuple[str, ...] = ("load", "calibration", "prune", "eval_ppl", "eval_tasks", "done")
+STAGES: tuple[str, ...] = (
+    "load", "calibration", "prune", "eval_ppl", "eval_tasks", "analysis", "done",
+)  # fmt: skip
 
 MIX_SEPARATOR = "+"
 _NM = re.compile(r"^(\d+)\s*:\s*(\d+)$")

@@ -440,6 +440,11 @@ def ingest(workspace: Path, *, db_path: Path | None = None, timeout: float = 120
         report.removed += [r for r in written if r not in part]
         report.metric_rows += inserted
         report.skipped_lines += skipped
+    if report.updated or report.removed:
+        from langprune.store.analysis import sync
+
+        with connect(db, timeout=timeout) as con:
+            sync(con, root, report.updated, report.removed)
     report.seconds = time.perf_counter() - t0
     return report
 

@@ -36,6 +36,7 @@ from langprune.store.fs import (
     read_json,
     read_jsonl,
     read_tail,
+    write_bytes_atomic,
     write_json_atomic,
     write_jsonl_atomic,
 )
@@ -51,9 +52,7 @@ __all__ = [
     "read_tail",
 ]
 
-STATES = ("queued", "running", "done", "failed", "cancelled")
-FINAL_STATES = ("done", "failed", "cancelled")
-
+from langprune.vocab import FINAL_STATES, STATES
 
 # Where each stage sits in a run's overall progress; the bar only needs to move forward.
 STAGE_SPAN = {
@@ -61,7 +60,8 @@ STAGE_SPAN = {
     "calibration": (0.05, 0.10),
     "prune": (0.10, 0.60),
     "eval_ppl": (0.60, 0.85),
-    "eval_tasks": (0.85, 1.0),
+    "eval_tasks": (0.85, 0.95),
+    "analysis": (0.95, 1.0),  # pruned cells only (engine/analysis/stage.py)
     "done": (1.0, 1.0),
 }
 
@@ -95,6 +95,8 @@ class RunDir:
     log = property(lambda self: self.path / "log.txt")
     lock = property(lambda self: self.path / "lock")
     heartbeat = property(lambda self: self.path / "heartbeat")
+    analysis = property(lambda self: self.path / "analysis.jsonl")  # one row per analysis figure
+    masks = property(lambda self: self.path / "masks.npz")  # format: store/masks.py
 
     def exists(self) -> bool:
         return self.spec.is_file()
@@ -129,6 +131,17 @@ class RunDir:
 
     def read_metrics(self) -> list[dict[str, Any]]:
         return read_jsonl(self.metrics)[0]
+
+    def write_analysis(self, rows: list[dict[str, Any]]) -> None:
+        """Replace analysis.jsonl with `rows` atomically (an analysis stage rewrites it whole)."""
+        write_jsonl_atomic(self.analysis, rows)
+
+    def read_analysis(self) -> list[dict[str, Any]]:
+        return read_jsonl(self.analysis)[0]
+
+    def write_masks(self, data: bytes) -> None:
+        """Replace masks.npz with `data` (bytes from store.masks.encode) atomically."""
+        write_bytes_atomic(self.masks, data)
 
     def last_event(self) -> dict[str, Any] | None:
         return last_jsonl(self.events)

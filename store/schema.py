@@ -106,7 +106,41 @@ _V4 = [
     "UPDATE ingest_state SET status_sig = 'before-v4'",
 ]
 
-MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4}
+
+# Version 6: analyses (store/analysis.py): per-run figures, mask files, pairwise mask overlap.
+# Clearing the status signatures makes the next ingest read every run again and fill them.
+_V6 = [
+    """CREATE TABLE analysis (
+        run_id VARCHAR,
+        analysis VARCHAR,                -- drift | neurons
+        language VARCHAR,                -- evaluation language (drift), neuron language (neurons)
+        layer INTEGER,                   -- decoder layer, NULL for a whole-model figure
+        module VARCHAR,
+        metric VARCHAR,                  -- rel_error | n_specific | kept | kept_all | dprob
+        value DOUBLE,
+        n BIGINT                         -- tokens the figure is measured on, when known
+    )""",
+    """CREATE TABLE masks (
+        run_id VARCHAR,
+        path VARCHAR,                    -- <run dir>/masks.npz
+        row_fraction DOUBLE,             -- NULL: full masks
+        bytes BIGINT
+    )""",
+    """CREATE TABLE mask_overlap (
+        run_a VARCHAR,                   -- run_a < run_b; same model_id, method, sparsity
+        run_b VARCHAR,
+        scope VARCHAR,                   -- all | layer | module
+        key VARCHAR,                     -- 'all', a layer index, or q|k|v|o|gate|up|down
+        jaccard DOUBLE,                  -- |A and B| / |A or B| of the pruned weights
+        stderr DOUBLE,                   -- 0 for full masks; row-subsample error otherwise
+        intersection DOUBLE,
+        union_ DOUBLE,
+        subsampled BOOLEAN
+    )""",
+    "UPDATE ingest_state SET status_sig = 'before-v6'",
+]
+
+MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 6: _V6}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
@@ -133,7 +167,7 @@ def migrate(con: duckdb.DuckDBPyConnection, target: int = SCHEMA_VERSION) -> int
     try:
         if before == 0:
             con.execute("CREATE TABLE schema_version (version INTEGER, applied_at DOUBLE)")
-        for version in range(before + 1, target + 1):
+        for version in sorted(v for v in MIGRATIONS if before < v <= target):
             for statement in MIGRATIONS[version]:
                 con.execute(statement)
             con.execute("INSERT INTO schema_version VALUES (?, ?)", [version, time.time()])

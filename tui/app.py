@@ -44,6 +44,12 @@ def _compare_screen() -> Screen:
     return CompareScreen()
 
 
+def _analysis_screen() -> Screen:
+    from langprune.tui.screens.analysis import AnalysisScreen
+
+    return AnalysisScreen()
+
+
 class LangpruneApp(App[None]):
     """Compose, launch, watch and compare pruning runs. Quitting never stops a run."""
 
@@ -55,12 +61,14 @@ class LangpruneApp(App[None]):
         "runs": _runs_screen,
         "results": _results_screen,
         "compare": _compare_screen,
+        "analysis": _analysis_screen,
     }
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("1", "show('compose')", "Compose"),
         Binding("2", "show('runs')", "Runs"),
         Binding("3", "show('results')", "Results"),
         Binding("4", "show('compare')", "Compare"),
+        Binding("5", "show('analysis')", "Analysis", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True),

@@ -1,7 +1,8 @@
 """One run, start to end, on a model a worker has already loaded (torch side).
 
-Stages (vocab.STAGES): calibration -> prune -> eval_ppl -> eval_tasks, one function each
-(STAGE_STEPS). After each stage `resume_stage` in
+Stages (vocab.STAGES): calibration -> prune -> eval_ppl -> eval_tasks -> analysis (pruned cells
+only; it leaves the model dense, see engine/analysis/stage.py), one function each (STAGE_STEPS).
+After each stage `resume_stage` in
 status.json names it, so that a requeued Slurm task picks up after the last completed stage: metric
 rows of finished stages are kept, the pruned weights come back from `pruned.pt` (written only when
 checkpoints are on, since an 8B model's weights are 16 GB per run).
@@ -246,6 +247,16 @@ def _eval_tasks(job: _Job) -> None:
     job.seconds["eval"] = job.seconds.get("eval", 0.0) + time.time() - t0
 
 
+def _analysis(job: _Job) -> None:
+    """Stage analysis: masks, LAPE neurons, layer drift ([analysis] of the preset)."""
+    from langprune.engine.analysis.stage import run_analyses
+
+    t0 = time.time()
+    run_analyses(job.run, job.rd, job.ctx, job.progress, job.ctx.key)
+    job.seconds["analysis"] = time.time() - t0
+    _mark(job.rd, "analysis", seconds=job.seconds)
+
+
 @dataclass(frozen=True)
 class _Step:
     fn: Callable[[_Job], None]
@@ -258,6 +269,7 @@ STAGE_STEPS: dict[str, _Step] = {
     "prune": _Step(_prune, pruned=True),
     "eval_ppl": _Step(_eval_ppl, pruned=False),
     "eval_tasks": _Step(_eval_tasks, pruned=False),
+    "analysis": _Step(_analysis, pruned=True),
 }
 
 

@@ -175,6 +175,37 @@ class RunnerSpec(Strict):
     slurm: SlurmSpec = Field(default_factory=SlurmSpec)
 
 
+class AnalysisSpec(Strict):
+    """The [analysis] table: which analyses a pruned cell runs after its evaluation (not part of
+    the run id: analyses add files, they never change a metric). None = on for small models
+    (at most 1e9 parameters, engine/analysis/stage.py SMALL_MODEL_PARAMS), off otherwise.
+
+    mask_rows: "auto" keeps full masks for tiny models (at most 2**24 parameters) and
+    1/8 of the rows of every matrix otherwise (1 bit per kept weight = 1/128 of the bf16 size,
+    0.78% before compression, under the 2% budget); "all" always full; a number in (0, 1] is the
+    row fraction. neurons: LAPE thresholds of the reference code (engine/analysis/neurons.py).
+    drift and neurons read the first `windows` windows of `seqlen` held-out tokens per evaluation
+    language (seqlen default: min(evaluation seqlen, 512)).
+    """
+
+    masks: bool = True
+    mask_rows: float | Literal["auto", "all"] = "auto"
+    neurons: bool | None = None
+    drift: bool | None = None
+    windows: int = Field(default=4, gt=0)
+    seqlen: int | None = Field(default=None, gt=0)
+    top_rate: float = Field(default=0.05, gt=0, le=1)
+    filter_rate: float = Field(default=0.95, ge=0, le=1)
+    activation_bar_ratio: float = Field(default=0.95, ge=0, le=1)
+
+    @field_validator("mask_rows")
+    @classmethod
+    def _rows(cls, v: float | str) -> float | str:
+        if isinstance(v, (int, float)) and not 0 < v <= 1:
+            raise ValueError(f"mask_rows {v!r} must be in (0, 1], or 'auto' or 'all'")
+        return v
+
+
 class Experiment(Strict):
     name: str = Field(min_length=1)
     description: str = ""
@@ -183,6 +214,7 @@ class Experiment(Strict):
     calibration: CalibrationSpec
     evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec)
     runner: RunnerSpec = Field(default_factory=RunnerSpec)
+    analysis: AnalysisSpec = Field(default_factory=AnalysisSpec)
     dense_baseline: bool = True
 
     @model_validator(mode="after")
@@ -226,7 +258,15 @@ class Experiment(Strict):
                     continue
                 out.append(
                     Run.make(
-                        self.name, model, method, str(sparsity), lang, seed, ev, self.calibration
+                        self.name,
+                        model,
+                        method,
+                        str(sparsity),
+                        lang,
+                        seed,
+                        ev,
+                        self.calibration,
+                        analysis=self.analysis,
                     )
                 )
         return out
@@ -263,6 +303,7 @@ class Run(BaseModel):
     seqlen: int | None
     seed: int | None
     evaluation: EvaluationSpec
+    analysis: AnalysisSpec | None = None  # not hashed into the id
 
     @property
     def is_dense(self) -> bool:
@@ -284,6 +325,8 @@ class Run(BaseModel):
         seed: int | None,
         evaluation: EvaluationSpec,
         calibration: CalibrationSpec | None = None,
+        *,
+        analysis: AnalysisSpec | None = None,
     ) -> Run:
         fields: dict[str, Any] = {
             "model": model,
@@ -296,11 +339,11 @@ class Run(BaseModel):
             "seed": seed,
             "evaluation": evaluation,
         }
-        return cls(id=run_id(fields), experiment=experiment, **fields)
+        return cls(id=run_id(fields), experiment=experiment, analysis=analysis, **fields)
 
     def config(self) -> dict[str, Any]:
         """The identity of the run as plain JSON data (what its id hashes)."""
-        return identity(self.model_dump(mode="json", exclude={"id", "experiment"}))
+        return identity(self.model_dump(mode="json", exclude={"id", "experiment", "analysis"}))
 
 
 def identity(config: dict[str, Any]) -> dict[str, Any]:

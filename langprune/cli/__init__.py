@@ -54,6 +54,7 @@ def root(
 
 
 def _register() -> None:
+    from langprune.cli import analyze as cli_analyze
     from langprune.cli import demo as cli_demo
     from langprune.cli import doctor as cli_doctor
     from langprune.cli import presets as cli_presets
@@ -61,7 +62,7 @@ def _register() -> None:
     from langprune.cli import run as cli_run
     from langprune.cli import tui as cli_tui
 
-    for module in (cli_presets, cli_store, cli_run, cli_tui, cli_doctor, cli_demo):
+    for module in (cli_presets, cli_store, cli_run, cli_tui, cli_doctor, cli_demo, cli_analyze):
         module.register(app)
 
 

@@ -9,6 +9,8 @@ import typer
 from langprune.cli.common import console, state
 
 DEMO_PRESET = "demo"
+# A second seed of one demo cell: the noise floor of the mask-overlap matrix.
+SEED_PRESET = "demo-seed"
 DEMO_METRIC = "bpb"
 
 
@@ -29,17 +31,22 @@ def demo(
         if how == "installed":
             out.print("installed the demo corpus (debian-handbook) with apt-get")
     started = time.monotonic()
-    result = launch(exp, ws)
-    out.print(
-        f"{exp.name}: {len(exp.runs())} runs, {len(result.queued)} to do, "
-        f"{len(result.skipped)} already done or running (workspace {ws})"
-    )
-    if result.queued:
+    grids = [exp] + ([presets.load(SEED_PRESET, ws)] if preset == DEMO_PRESET else [])
+    queued: list[str] = []
+    for grid in grids:
+        result = launch(grid, ws)
+        out.print(
+            f"{grid.name}: {len(grid.runs())} runs, {len(result.queued)} to do, "
+            f"{len(result.skipped)} already done or running (workspace {ws})"
+        )
+        queued += result.queued
+    if queued:
         from langprune.cli.run import follow
 
-        follow(ws, result.queued)
+        follow(ws, queued)
         out.print(f"grid finished in {time.monotonic() - started:.0f} s")
     print_tables(ws, exp, DEMO_METRIC)
+    print_mask_overlap(ws, exp)
     out.print(
         "\nOpen the TUI on these results:  .venv/bin/langprune   (press 4 for the compare screen)"
         + ("" if state(ctx).workspace_option is None else f"  --workspace {ws}")
@@ -81,6 +88,44 @@ def print_tables(ws, exp, metric: str) -> None:
                 )
                 for note in table.footnotes():
                     out.print(f"[dim]* {note}[/dim]")
+
+
+def print_mask_overlap(ws, exp) -> None:
+    """The mask-overlap matrix of each method (diagonal: the seed noise floor) and one sentence."""
+    from langprune.store.analysis_queries import analysis, render
+
+    out = console()
+    for model in exp.models:
+        for method in exp.pruning.methods:
+            matrices = analysis(ws, "masks", model=model.name, method=method, refresh=False)
+            if not matrices:
+                continue
+            out.print()
+            out.print(render(matrices[:1], "table"), end="", markup=False, highlight=False)
+            out.print(overlap_sentence(matrices[0]))
+
+
+def overlap_sentence(m) -> str:
+    """What the matrix shows: seed noise floor vs the overlap across calibration languages."""
+    import statistics
+
+    floor = [m.cells[(r, r)].mean for r in m.rows if (r, r) in m.cells and m.cells[(r, r)].n]
+    across = [c.mean for (r, k), c in m.cells.items() if r != k and c.n]
+    if not across:
+        return "mask overlap: only one calibration language, nothing to compare"
+    mean_across = statistics.fmean(across)
+    if not floor:
+        return (
+            f"mask overlap across calibration languages: {mean_across:.3f} on average "
+            "(no second seed of any language: no noise floor)"
+        )
+    mean_floor = statistics.fmean(floor)
+    verdict = "more" if mean_across < mean_floor else "not more"
+    return (
+        f"changing the calibration language moves the mask {verdict} than changing the seed: "
+        f"Jaccard {mean_across:.3f} across languages vs {mean_floor:.3f} between seeds of one "
+        "language (the noise floor)"
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -110,6 +110,8 @@ def test_existing_database_is_migrated_and_filled(known: Path) -> None:
     with duckdb.connect(str(db)) as con:  # back to what version 2 wrote
         con.execute("DELETE FROM schema_version WHERE version >= 3")
         con.execute("ALTER TABLE runs DROP COLUMN cell_id")
+        for table in ("analysis", "masks", "mask_overlap"):  # version 6
+            con.execute(f"DROP TABLE {table}")
         con.execute("ALTER TABLE runs DROP COLUMN eval_ppl")
         con.execute("ALTER TABLE runs DROP COLUMN eval_tasks")
     from langprune.store import db as store_db

@@ -1,0 +1,1 @@
+"""Analyses of pruned cells against the dense model: masks, language-specific neurons, layer drift."""
