@@ -75,7 +75,9 @@ def row_subset(key: str, n_rows: int, fraction: float | None, model_key: str) ->
     if not fraction > 0:
         raise ValueError(f"mask row fraction {fraction!r} must be in (0, 1] (or None for all)")
     k = max(1, int(np.ceil(fraction * n_rows)))
-    seed = int.from_bytes(hashlib.sha256(f"{model_key}|{key}|{n_rows}".encode()).digest()[:8])
+    seed = int.from_bytes(
+        hashlib.sha256(f"{model_key}|{key}|{n_rows}".encode()).digest()[:8], "big"
+    )
     rng = np.random.default_rng(seed)
     return np.sort(rng.choice(n_rows, size=k, replace=False)).astype(np.int64)
 

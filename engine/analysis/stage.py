@@ -95,7 +95,7 @@ def run_analyses(
             )
             for lang in ev.languages
         }
-        kept = neuron_kept(layers) if do_neurons else None
+        kept = neuron_kept(list(layers)) if do_neurons else None
         states: dict[str, list[list[torch.Tensor]]] = {}
         probs: dict[str, list[np.ndarray]] = {lang: [] for lang in ev.languages}
         for phase in ("pruned", "dense"):
@@ -116,9 +116,9 @@ def run_analyses(
                 def keep(index: int, hidden: torch.Tensor, outs: Any = outs) -> None:
                     outs[index].append(hidden.detach().to("cpu", copy=True))
 
-                with LayerOutputs(layers, keep if do_drift else lambda i, h: None):
+                with LayerOutputs(list(layers), keep if do_drift else lambda i, h: None):
                     if do_neurons:
-                        with ActivationCounter(layers) as counter:
+                        with ActivationCounter(list(layers)) as counter:
                             _forward(model, windows[lang], device)
                         probs[lang].append(counter.probs())
                     else:

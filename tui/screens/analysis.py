@@ -16,8 +16,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, ScrollableContainer
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Footer, Select, Static
+
+from langprune.tui.screens.base import LangpruneScreen
 
 ANY = "(any)"
 FILTERS = ("model", "method", "sparsity")
@@ -32,7 +33,7 @@ class AnalysisLoaded(Message):
     error: str | None = None
 
 
-class AnalysisScreen(Screen[None]):
+class AnalysisScreen(LangpruneScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("v", "next_view", "View"),
         Binding("g", "reload", "Reload"),
@@ -77,9 +78,15 @@ class AnalysisScreen(Screen[None]):
         from langprune.store.analysis_queries import analysis
         from langprune.store.queries import filter_choices
 
-        workspace = self.app.workspace  # type: ignore[attr-defined]
+        workspace = self.app.workspace
         try:
-            matrices = analysis(workspace, view, **filters)
+            matrices = analysis(
+                workspace,
+                view,
+                model=filters.get("model"),
+                method=filters.get("method"),
+                sparsity=filters.get("sparsity"),
+            )
             choices = filter_choices(workspace, refresh=False)
         except ValueError as exc:  # StoreError: the CLI's words
             self.post_message(AnalysisLoaded(view, [], {}, str(exc)))
