@@ -20,6 +20,9 @@ PINNED = {
         "ce7a8bfd59e4",
         "3b0c42a12b8a",
     ),
+    # issue 15: the demo's dense baseline (shared with "demo") plus one wanda/en seed-1 cell for
+    # the mask-overlap noise floor
+    "demo-seed": ("543d42346af4", "ad3de72e939f"),
     "paper-aya23-35b": (
         "8eceded014d4",
         "b29986389505",
