@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, TypedDict, cast
 
 from langprune.store.rundir import FINAL_STATES, RunDir, progress_fraction
+from langprune.vocab import sparsity_fraction
 
 
 class Status(TypedDict, total=False):
@@ -88,19 +89,6 @@ def corpus_label(corpus: dict[str, Any] | None) -> str | None:
     options = corpus.get("options") or {}
     name = options.get("dataset") or options.get("name")
     return f"{source}:{name}" if name else source
-
-
-def sparsity_fraction(sparsity: str | None) -> float | None:
-    """The pruned share of a canonical sparsity string ("0.5" or "n:m"); None if not one."""
-    if not sparsity:
-        return None
-    try:
-        if ":" in sparsity:
-            n, m = sparsity.split(":")
-            return int(n) / int(m)
-        return float(sparsity)
-    except (ValueError, ZeroDivisionError):
-        return None
 
 
 def model_name(model: dict[str, Any]) -> str:
