@@ -19,7 +19,6 @@ a second one.
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -31,6 +30,9 @@ import duckdb
 from langprune.cellid import cell_id
 from langprune.store import rundir
 from langprune.store.db import connect, file_lock, lock_path
+from langprune.store.records import as_float as _float
+from langprune.store.records import as_int as _int
+from langprune.store.records import corpus_label
 from langprune.vocab import model_display_name, sparsity_fraction
 from langprune.workspace import db_path as default_db_path
 from langprune.workspace import runs_dir
@@ -113,31 +115,8 @@ def scan(runs_root: Path, known: dict[str, str] | None = None) -> dict[str, _See
     return seen
 
 
-def _float(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    value = float(value)
-    return None if math.isnan(value) else value
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return int(value)
-
-
 def _str(value: Any) -> str | None:
     return None if value is None else str(value)
-
-
-def corpus_label(corpus: dict[str, Any] | None) -> str | None:
-    """A short name for a calibration corpus: its source, and the dataset when there is one."""
-    if not corpus:
-        return None
-    source = str(corpus.get("source", "?"))
-    options = corpus.get("options") or {}
-    name = options.get("dataset") or options.get("name")
-    return f"{source}:{name}" if name else source
 
 
 def _corpus_text(corpus: dict[str, Any] | None) -> str:
