@@ -290,7 +290,7 @@ def store_path(ctx: typer.Context) -> None:
     """Print where the results database is."""
     from langprune.workspace import db_path
 
-    typer.echo(str(db_path(state(ctx).workspace(create=False))))
+    typer.echo(str(db_path(state(ctx).workspace(optional=True))))
 
 
 @store_app.command("rebuild")

@@ -67,13 +67,12 @@ def run(
     ),
 ) -> None:
     """Launch a preset's grid in the background (local GPUs or Slurm); runs already done are skipped."""
-    from langprune.engine.run.launcher import launch
+    from langprune.engine.run.launcher import check_launch, launch
     from langprune.engine.spec import presets
 
     if executor not in (None, "local", "slurm"):
         raise typer.BadParameter(f"{executor!r} (allowed: local, slurm)", param_hint="--executor")
-    ws = state(ctx).workspace()
-    exp = presets.load(preset, ws)
+    exp = presets.load(preset, state(ctx).workspace_path())
     overrides: dict[str, Any] = {
         "partition": partition,
         "account": account,
@@ -84,6 +83,9 @@ def run(
         "mem_gb": mem_gb,
         "extra": _parse_extra(slurm_opt) or None,
     }
+    # Everything is checked before the workspace is created or anything is written in it.
+    check_launch(exp, executor=executor, gpus=gpus, slurm=overrides)
+    ws = state(ctx).workspace(create=True)
     result = launch(
         exp,
         ws,
