@@ -326,13 +326,14 @@ def store_sql(
     """
     import duckdb
 
-    from langprune.store.db import connect
+    from langprune.store.db import check_query, query_only
     from langprune.store.ingest import ingest
     from langprune.workspace import db_path
 
+    check_query(query)
     ws = state(ctx).workspace()
     ingest(ws)
-    with connect(db_path(ws), read_only=True) as con:
+    with query_only(db_path(ws)) as con:
         try:
             cursor = con.execute(query)
         except duckdb.Error as exc:
