@@ -79,7 +79,10 @@ def sync(
         )
         for run_id in sorted(set(updated)):
             rd = rundir.RunDir(runs_root / run_id)
-            rows = analysis_rows(run_id, rd.read_analysis())
+            try:
+                rows = analysis_rows(run_id, rd.read_analysis())
+            except OSError:
+                continue  # unreadable since the run was read: the next ingest reports it
             if rows:
                 con.executemany(
                     f"INSERT INTO analysis VALUES ({', '.join('?' * len(ANALYSIS_COLUMNS))})", rows
@@ -87,7 +90,7 @@ def sync(
             if rd.masks.is_file():
                 try:
                     _, meta = read_masks(rd.masks)
-                except ValueError:
+                except (ValueError, OSError):
                     continue  # an unreadable mask file is left out, as a torn metric line is
                 con.execute(
                     "INSERT INTO masks VALUES (?, ?, ?, ?)",

@@ -28,7 +28,7 @@ from langprune.tui.widgets.lazytable import Column, LazyTable
 
 POLL_S = 1.0
 LOST_CHECK_S = 5.0
-STATE_ORDER = {"running": 0, "queued": 1, "failed": 2, "cancelled": 3, "done": 4}
+STATE_ORDER = {"damaged": 0, "running": 1, "queued": 2, "failed": 3, "cancelled": 4, "done": 5}
 
 COLUMNS = [
     Column("state", "state", 9),
@@ -231,9 +231,12 @@ class RunsScreen(LangpruneScreen[None]):
                 f"log · {row.id} · {dash(row.method)} {dash(row.sparsity)} "
                 f"calib={dash(row.calibration_language)} seed={dash(row.seed)}"
             )
+            shown = Text(title)
             if row.error:
-                title += f" · [red]{row.error}[/red]"
-            self.query_one("#log-title", Static).update(title)
+                shown.append(f" · {row.error}", style="red")
+            if row.fix:  # a damaged run: what to do about it
+                shown.append(f" · fix: {row.fix}", style="bold")
+            self.query_one("#log-title", Static).update(shown)
             self.query_one("#log-tail", Log).clear()
             self._wake.set()
 
