@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -271,11 +272,11 @@ class ComposeScreen(LangpruneScreen[None]):
         for key in form.FIELD_PATHS:
             label = self.query_one(f"#err-{key}", Static)
             lines = by_field.get(key, [])
-            label.update("\n".join(f"✗ {p}" for p in lines))
+            label.update(Text("\n".join(f"✗ {p}" for p in lines)))  # problems quote user values
             label.set_class(bool(lines), "-shown")
         other = by_field.get(None, [])
         box = self.query_one("#problems", Static)
-        box.update("\n".join(f"✗ {p}" for p in other))
+        box.update(Text("\n".join(f"✗ {p}" for p in other)))
         box.display = bool(other)
         pv = message.preview
         if message.problems:
@@ -319,10 +320,10 @@ class ComposeScreen(LangpruneScreen[None]):
 
     def on_form_loaded(self, message: FormLoaded) -> None:
         select = self.query_one("#preset", Select)
-        select.set_options([(BLANK, BLANK), *[(n, n) for n in message.presets]])
+        select.set_options([(BLANK, BLANK), *[(Text(n), n) for n in message.presets]])
         models = self.query_one("#models", SelectionList)
         known = {models.get_option_at_index(i).value for i in range(models.option_count)}
-        models.add_options([(m, m) for m in message.recent_models if m not in known])
+        models.add_options([(Text(m), m) for m in message.recent_models if m not in known])
 
     def _preset_chosen(self, name: str) -> None:
         if name == BLANK:
@@ -352,7 +353,7 @@ class ComposeScreen(LangpruneScreen[None]):
 
     def on_preset_data(self, message: PresetData) -> None:
         if message.data is None:
-            self.notify("\n".join(message.problems), severity="error")
+            self.notify("\n".join(message.problems), severity="error", markup=False)
             return
         self.fill(form.from_experiment(message.data))
         self.schedule_check()

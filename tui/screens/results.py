@@ -124,7 +124,7 @@ class ResultsScreen(LangpruneScreen[None]):
         table = self.query_one(LazyTable)
         summary = self.query_one("#results-summary", Static)
         if message.error:
-            summary.update(f"results · [red]{message.error}[/red]")
+            summary.update(Text("results · ") + Text(str(message.error), style="red"))
             return
         if message.columns != self.columns:
             self.columns = message.columns
@@ -152,7 +152,7 @@ class ResultsScreen(LangpruneScreen[None]):
             )
         if not message.total and not self.filter_expr:
             parts.append("no runs yet (press 1 to compose a grid)")
-        summary.update(" · ".join(parts))
+        summary.update(Text(" · ".join(parts)))  # a filter or search is text, never markup
 
     # ---- keys ----
     def action_search(self) -> None:
