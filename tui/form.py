@@ -101,6 +101,7 @@ def to_dict(v: FormValues) -> dict[str, Any]:
         "description": v.description,
         "models": [old_models.get(m, {"id": m}) for m in v.models],
         "pruning": {
+            **base.get("pruning", {}),  # the preset's owl / ria options stay
             "methods": list(v.methods),
             "sparsity": [_number(s) for s in split_list(v.sparsity)],
         },

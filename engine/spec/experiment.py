@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from langprune.cellid import cell_id, uses_calibration
 from langprune.engine.spec.languages import check_code, parse_calibration_language
 from langprune.engine.spec.tasks import task_index
-from langprune.vocab import DENSE, canonical_sparsity
+from langprune.vocab import DENSE, OWL_METHODS, canonical_sparsity
 
 CORPUS_SOURCES = ("hf", "files", "handbook", "synthetic")
 MODEL_SOURCES = ("auto", "hub", "local", "gguf", "random", "package")
@@ -81,9 +81,57 @@ class CorpusSpec(Strict):
         return v
 
 
+class OwlSpec(Strict):
+    """OWL's hyperparameters (luuyin/OWL README scripts: --Hyper_m 5 --Lamda 0.08): a score is an
+    outlier above m x its layer's mean; layer sparsities span [s - lambda, s + lambda]."""
+
+    m: float = Field(default=5.0, gt=0)
+    lam: float = Field(default=0.08, ge=0, lt=0.5, alias="lambda")
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
+
+
+class RiaSpec(Strict):
+    """RIA's activation exponent (reference main.py --a, default 0.5)."""
+
+    a: float = Field(default=0.5, ge=0)
+
+
 class PruningSpec(Strict):
-    methods: list[Literal["magnitude", "wanda", "sparsegpt"]] = Field(min_length=1)
+    methods: list[
+        Literal[
+            "magnitude", "wanda", "sparsegpt", "ria", "magnitude_owl", "wanda_owl", "sparsegpt_owl"
+        ]
+    ] = Field(min_length=1)
     sparsity: list[float | str] = Field(min_length=1)
+    owl: OwlSpec = Field(default_factory=OwlSpec)  # read by the *_owl methods
+    ria: RiaSpec = Field(default_factory=RiaSpec)  # read by ria
+
+    @model_validator(mode="after")
+    def _owl_unstructured(self) -> PruningSpec:
+        owl = [m for m in self.methods if m in OWL_METHODS]
+        nm = [str(s) for s in self.sparsity if ":" in str(s)]
+        if owl and nm:
+            raise ValueError(
+                f"methods {owl} give each layer its own unstructured sparsity: sparsity {nm} is "
+                "N:M (use a ratio such as 0.5, or a method without _owl for N:M)"
+            )
+        for s in self.sparsity:
+            if owl and ":" not in str(s) and not float(s) + self.owl.lam < 1:
+                raise ValueError(
+                    f"sparsity {s} + owl.lambda {self.owl.lam} reaches 1: some layer would be "
+                    "pruned whole (lower owl.lambda or the sparsity)"
+                )
+        return self
+
+    def options(self, method: str) -> dict[str, float] | None:
+        """The options a method's run carries (hashed into its id); None for the methods that
+        have none, so their run ids stay what they were."""
+        if method in OWL_METHODS:
+            return {"owl_m": self.owl.m, "owl_lambda": self.owl.lam}
+        if method == "ria":
+            return {"a": self.ria.a}
+        return None
 
     @field_validator("methods")
     @classmethod
@@ -267,6 +315,7 @@ class Experiment(Strict):
                         ev,
                         self.calibration,
                         analysis=self.analysis,
+                        options=self.pruning.options(method),
                     )
                 )
         return out
@@ -303,6 +352,7 @@ class Run(BaseModel):
     seqlen: int | None
     seed: int | None
     evaluation: EvaluationSpec
+    options: dict[str, float] | None = None  # method options (RIA's a, OWL's m and lambda)
     analysis: AnalysisSpec | None = None  # not hashed into the id
 
     @property
@@ -327,6 +377,7 @@ class Run(BaseModel):
         calibration: CalibrationSpec | None = None,
         *,
         analysis: AnalysisSpec | None = None,
+        options: dict[str, float] | None = None,
     ) -> Run:
         fields: dict[str, Any] = {
             "model": model,
@@ -339,11 +390,18 @@ class Run(BaseModel):
             "seed": seed,
             "evaluation": evaluation,
         }
+        if (
+            options is not None
+        ):  # absent otherwise: the ids of runs without options stay as they were
+            fields["options"] = dict(options)
         return cls(id=run_id(fields), experiment=experiment, analysis=analysis, **fields)
 
     def config(self) -> dict[str, Any]:
         """The identity of the run as plain JSON data (what its id hashes)."""
-        return identity(self.model_dump(mode="json", exclude={"id", "experiment", "analysis"}))
+        exclude = {"id", "experiment", "analysis"} | (
+            {"options"} if self.options is None else set()
+        )
+        return identity(self.model_dump(mode="json", exclude=exclude))
 
 
 def identity(config: dict[str, Any]) -> dict[str, Any]:
