@@ -104,7 +104,9 @@ def list_runs(
     where, params = to_sql(_conditions(filters))
     sql = f"SELECT {', '.join(RUN_LIST_COLUMNS)} FROM runs WHERE {where} ORDER BY {_GRID_ORDER}"
     if limit is not None:
-        sql += f" LIMIT {int(limit)}"
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise StoreError(f"--limit {limit!r}: expected a whole number of runs, 0 or more")
+        sql += f" LIMIT {limit}"
     with connect(_db(workspace, db_path, refresh), read_only=True) as con:
         rows = con.execute(sql, params).fetchall()
     return [dict(zip(RUN_LIST_COLUMNS, r, strict=True)) for r in rows]

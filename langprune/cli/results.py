@@ -304,7 +304,7 @@ def store_path(ctx: typer.Context) -> None:
     """Print where the results database is."""
     from langprune.workspace import db_path
 
-    typer.echo(str(db_path(state(ctx).workspace(create=False))))
+    typer.echo(str(db_path(state(ctx).workspace(optional=True))))
 
 
 @store_app.command("rebuild")
@@ -340,13 +340,14 @@ def store_sql(
     """
     import duckdb
 
-    from langprune.store.db import connect
+    from langprune.store.db import check_query, query_only
     from langprune.store.ingest import ingest
     from langprune.workspace import db_path
 
+    check_query(query)
     ws = state(ctx).workspace()
     ingest(ws)
-    with connect(db_path(ws), read_only=True) as con:
+    with query_only(db_path(ws)) as con:
         try:
             cursor = con.execute(query)
         except duckdb.Error as exc:
