@@ -252,7 +252,7 @@ def _known_current(db_path: Path, deadline: float) -> bool:
             return False
         cursor, alias = _attach(db_path, True, deadline)
         try:
-            current = schema.current_version(cursor) >= schema.SCHEMA_VERSION
+            current = schema.is_current(cursor)
         finally:
             _detach(cursor, alias)
     if current:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -146,11 +146,17 @@ class PruningSpec(Strict):
         return _unique([canonical_sparsity(x) for x in v], "sparsity")
 
 
+# The largest numbers a spec accepts. Seeds go into the store's 64-bit columns (store/schema.py,
+# version 5); counts and sizes get a 32-bit bound, far beyond any real grid.
+INT64_MAX = 2**63 - 1
+SIZE_MAX = 2**31 - 1
+
+
 class CalibrationSpec(Strict):
     languages: list[str] = Field(min_length=1)
     corpus: CorpusSpec = Field(default_factory=CorpusSpec)
-    nsamples: int = Field(default=128, gt=0)
-    seqlen: int = Field(default=2048, gt=0)
+    nsamples: int = Field(default=128, gt=0, le=SIZE_MAX)
+    seqlen: int = Field(default=2048, gt=0, le=SIZE_MAX)
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
 
     @field_validator("languages")
@@ -162,8 +168,10 @@ class CalibrationSpec(Strict):
     @classmethod
     def _seeds(cls, v: list[int]) -> list[int]:
         for s in v:
-            if s < 0:
-                raise ValueError(f"seed {s} is negative (seeds are integers >= 0)")
+            if not 0 <= s <= INT64_MAX:
+                raise ValueError(
+                    f"seed {s} is out of range (seeds are integers from 0 to {INT64_MAX})"
+                )
         return _unique(v, "seed")
 
 
@@ -172,9 +180,9 @@ class TaskSpec(Strict):
 
     family: str = Field(min_length=1)
     languages: list[str] | None = None
-    num_fewshot: int = Field(default=0, ge=0)
+    num_fewshot: int = Field(default=0, ge=0, le=SIZE_MAX)
     limit: int | float | None = None
-    batch_size: int | Literal["auto"] = 8
+    batch_size: Annotated[int, Field(gt=0, le=SIZE_MAX)] | Literal["auto"] = 8
 
     @field_validator("languages")
     @classmethod
@@ -184,17 +192,19 @@ class TaskSpec(Strict):
     @field_validator("limit")
     @classmethod
     def _limit(cls, v: float | None) -> float | None:
-        if v is not None and not (v > 0):
-            raise ValueError(f"limit {v!r} must be > 0 (a count, or a fraction below 1)")
+        if v is not None and not (0 < v <= SIZE_MAX):
+            raise ValueError(
+                f"limit {v!r} must be > 0 and at most {SIZE_MAX} (a count, or a fraction below 1)"
+            )
         return v
 
 
 class EvaluationSpec(Strict):
     languages: list[str] = Field(default_factory=list)
     corpus: CorpusSpec | None = None
-    max_tokens: int = Field(default=131072, gt=0)
-    seqlen: int | None = Field(default=None, gt=0)
-    batch_size: int = Field(default=4, gt=0)
+    max_tokens: int = Field(default=131072, gt=0, le=INT64_MAX)
+    seqlen: int | None = Field(default=None, gt=0, le=SIZE_MAX)
+    batch_size: int = Field(default=4, gt=0, le=SIZE_MAX)
     tasks: list[TaskSpec] = Field(default_factory=list)
     task_paths: list[str] = Field(default_factory=list)
 
@@ -209,17 +219,17 @@ class SlurmSpec(Strict):
     account: str | None = None
     qos: str | None = None
     time: str = "12:00:00"
-    array_parallelism: int = Field(default=16, gt=0)
-    gpus_per_task: int = Field(default=1, gt=0)
-    cpus_per_task: int = Field(default=8, gt=0)
-    mem_gb: int = Field(default=64, gt=0)
+    array_parallelism: int = Field(default=16, gt=0, le=SIZE_MAX)
+    gpus_per_task: int = Field(default=1, gt=0, le=SIZE_MAX)
+    cpus_per_task: int = Field(default=8, gt=0, le=SIZE_MAX)
+    mem_gb: int = Field(default=64, gt=0, le=SIZE_MAX)
     extra: dict[str, str | int] = Field(default_factory=dict)
 
 
 class RunnerSpec(Strict):
     executor: Literal["local", "slurm"] = "local"
-    gpus: list[int] | Literal["all"] = "all"
-    slots_per_gpu: int = Field(default=1, gt=0)
+    gpus: list[Annotated[int, Field(ge=0, le=SIZE_MAX)]] | Literal["all"] = "all"
+    slots_per_gpu: int = Field(default=1, gt=0, le=SIZE_MAX)
     slurm: SlurmSpec = Field(default_factory=SlurmSpec)
 
 
@@ -240,8 +250,8 @@ class AnalysisSpec(Strict):
     mask_rows: float | Literal["auto", "all"] = "auto"
     neurons: bool | None = None
     drift: bool | None = None
-    windows: int = Field(default=4, gt=0)
-    seqlen: int | None = Field(default=None, gt=0)
+    windows: int = Field(default=4, gt=0, le=SIZE_MAX)
+    seqlen: int | None = Field(default=None, gt=0, le=SIZE_MAX)
     top_rate: float = Field(default=0.05, gt=0, le=1)
     filter_rate: float = Field(default=0.95, ge=0, le=1)
     activation_bar_ratio: float = Field(default=0.95, ge=0, le=1)
