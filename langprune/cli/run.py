@@ -10,6 +10,7 @@ from typing import Any
 import typer
 
 from langprune.cli.common import console, state
+from langprune.errors import LangpruneError
 from langprune.vocab import FINAL_STATES
 
 ACTIVE_COLORS = {
@@ -132,7 +133,11 @@ def _refresh(ws: Path) -> None:
         print(f"note: queued runs had no scheduler; started one (pid {pid})", file=sys.stderr)
     try:
         ingest(ws, timeout=5)
-    except Exception as exc:  # the store being busy must not hide the runs
+    except LangpruneError as exc:  # a busy or damaged store must not hide the runs
+        print(f"note: results not ingested yet: {exc.message}", file=sys.stderr)
+        if exc.fix:
+            print(f"fix: {exc.fix}", file=sys.stderr)
+    except Exception as exc:
         print(f"note: results not ingested yet ({type(exc).__name__}: {exc})", file=sys.stderr)
 
 
