@@ -183,6 +183,7 @@ def to_dict(v: FormValues) -> dict[str, Any]:
         "description": v.description,
         "models": models,
         "pruning": {
+            **base.get("pruning", {}),  # the preset's owl / ria options stay
             "methods": list(v.methods),
             "sparsity": [_number(s) for s in split_list(v.sparsity)],
         },

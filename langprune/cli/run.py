@@ -10,6 +10,7 @@ from typing import Any
 import typer
 
 from langprune.cli.common import command_hint, console, state
+from langprune.errors import LangpruneError
 from langprune.vocab import FINAL_STATES
 
 ACTIVE_COLORS = {
@@ -134,7 +135,11 @@ def _refresh(ws: Path) -> None:
         print(f"note: queued runs had no scheduler; started one (pid {pid})", file=sys.stderr)
     try:
         ingest(ws, timeout=5)
-    except Exception as exc:  # the store being busy must not hide the runs
+    except LangpruneError as exc:  # a busy or damaged store must not hide the runs
+        print(f"note: results not ingested yet: {exc.message}", file=sys.stderr)
+        if exc.fix:
+            print(f"fix: {exc.fix}", file=sys.stderr)
+    except Exception as exc:
         print(f"note: results not ingested yet ({type(exc).__name__}: {exc})", file=sys.stderr)
 
 
@@ -248,11 +253,12 @@ def follow(ws: Path, run_ids: list[str] | None, hint: str = "langprune attach") 
         out.print("no active runs")
         return
     bars = Progress(
-        TextColumn("{task.fields[rid]}"),
-        TextColumn("{task.description}", style="bold"),
+        # markup=False: labels and errors are the user's text, shown as it is
+        TextColumn("{task.fields[rid]}", markup=False),
+        TextColumn("{task.description}", style="bold", markup=False),
         BarColumn(),
         TextColumn("{task.percentage:>3.0f}%"),
-        TextColumn("{task.fields[info]}"),
+        TextColumn("{task.fields[info]}", markup=False),
         TimeRemainingColumn(),
         console=out,
         refresh_per_second=4,

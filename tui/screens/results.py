@@ -18,6 +18,7 @@ from textual.binding import Binding, BindingType
 from textual.suggester import SuggestFromList
 from textual.widgets import Footer, Input, Static
 
+from langprune.errors import LangpruneError
 from langprune.tui.messages import ResultsLoaded
 from langprune.tui.screens.base import LangpruneScreen
 from langprune.tui.widgets.lazytable import Column, LazyTable
@@ -109,8 +110,9 @@ class ResultsScreen(LangpruneScreen[None]):
 
         try:
             columns, rows = results_data.load(self.app.workspace, expr)
-        except ValueError as exc:  # FilterError / StoreError: the CLI's words
-            self.post_message(ResultsLoaded([], [], 0, error=str(exc)))
+        except ValueError as exc:  # FilterError / StoreError (a damaged database): the CLI's words
+            text = exc.report() if isinstance(exc, LangpruneError) else str(exc)
+            self.post_message(ResultsLoaded([], [], 0, error=text))
             return
         shown = self._view(rows, text, sort_index, reverse)
         self.post_message(ResultsLoaded(columns, shown, len(rows), all_rows=rows))
@@ -134,7 +136,7 @@ class ResultsScreen(LangpruneScreen[None]):
         table = self.query_one(LazyTable)
         summary = self.query_one("#results-summary", Static)
         if message.error:
-            summary.update(f"results · [red]{message.error}[/red]")
+            summary.update(Text.assemble("results · ", (message.error, "red")))
             return
         if message.columns != self.columns:
             self.columns = message.columns
@@ -162,7 +164,7 @@ class ResultsScreen(LangpruneScreen[None]):
             )
         if not message.total and not self.filter_expr:
             parts.append("no runs yet (press 1 to compose a grid)")
-        summary.update(" · ".join(parts))
+        summary.update(Text(" · ".join(parts)))  # a filter or search is text, never markup
 
     # ---- keys ----
     def action_search(self) -> None:
