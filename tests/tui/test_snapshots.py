@@ -25,8 +25,15 @@ def _ready(mode: str):
             await wait_for(pilot, lambda: screen.query_one("#log-tail").line_count > 0)
         elif mode in ("results", "card"):
             await wait_for(pilot, lambda: screen.query_one("#results-table").row_count == 25)
-            if mode == "card":  # a done pruned run: below the running and queued ones
-                await pilot.press("down", "down", "down", "enter")
+            if mode == "card":  # the first done pruned run (below the running and queued ones)
+                table = screen.query_one("#results-table")
+                state, method = screen.columns.index("state"), screen.columns.index("method")
+                table.cursor_row = next(
+                    i
+                    for i, r in enumerate(table.rows)
+                    if r[state] == "done" and r[method] != "dense"
+                )
+                await pilot.press("enter")
                 await wait_for(pilot, lambda: getattr(app.screen, "loaded", False))
         elif mode == "compare":
             await wait_for(pilot, lambda: screen.table is not None and True)

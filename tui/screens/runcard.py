@@ -66,7 +66,7 @@ class RunCardScreen(LangpruneScreen[None]):
         if message.record is None:
             card.update(f"run {message.run_id}: {message.error}")
             return
-        path = str(self.app.runs_root / message.run_id / "log.txt")
+        path = f"runs/{message.run_id}/log.txt in the workspace"
         card.update(run_card(message.record, message.metrics, message.log_tail, path))
         self.query_one("#card-title", Static).update(
             f"run {message.run_id} · {message.record.state} · esc back · l full log"
