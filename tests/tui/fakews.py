@@ -120,6 +120,7 @@ def build(ws: Path, *, states: dict[int, str] | None = None) -> list[str]:
                     "total": 4,
                     "tokens_per_s": 512.0,
                     "eta_s": 42.0,
+                    "mem_bytes": 1_288_490_189,
                 }
             ]
         elif state == "failed":
