@@ -446,7 +446,9 @@ class RunsScreen(LangpruneScreen[None]):
         rows = self.targets()
         ready = [r for r in rows if not r.active]
         if not ready:
-            self.notify("nothing to retry: the runs are still queued or running", severity="warning")
+            self.notify(
+                "nothing to retry: the runs are still queued or running", severity="warning"
+            )
             return
         if any(r.state == "done" for r in ready) or len(rows) > 1:
             note = "Done runs start from scratch; their results are discarded."
