@@ -1,4 +1,12 @@
-"""Where run directories and the results database live."""
+"""Where run directories and the results database live, and who may create the workspace.
+
+A workspace is `--workspace`, else $LANGPRUNE_HOME, else $XDG_DATA_HOME/langprune
+(~/.local/share/langprune). Only the commands that start runs (`run`, `demo`, the TUI on the
+default location) create it; the read-only previews (`plan`, `presets`, `doctor`) say that it does
+not exist yet, and every other command refuses a workspace that does not exist, naming it, so a
+typo never becomes a new empty workspace. A workspace that is a file, or a directory this
+user cannot write, is refused the same way (WorkspaceError: one line, exit 2, nothing written).
+"""
 
 from __future__ import annotations
 
@@ -6,20 +14,79 @@ import os
 from pathlib import Path
 
 
-def workspace(explicit: str | os.PathLike[str] | None = None, *, create: bool = True) -> Path:
-    """--workspace, else $LANGPRUNE_HOME, else $XDG_DATA_HOME/langprune (~/.local/share/langprune)."""
+class WorkspaceError(ValueError):
+    """The workspace cannot be used: missing, not a directory, or not writable.
+
+    Like a LangpruneError it carries `message` and `fix` (this module imports nothing of ours;
+    the CLI's `State.workspace` turns it into one).
+    """
+
+    def __init__(self, message: str, fix: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+
+
+def locate(explicit: str | os.PathLike[str] | None = None) -> tuple[Path, bool]:
+    """The workspace's path, and whether it was named (--workspace or $LANGPRUNE_HOME)."""
     if explicit:
-        path = Path(explicit)
+        path, named = Path(explicit), True
     elif os.environ.get("LANGPRUNE_HOME"):
-        path = Path(os.environ["LANGPRUNE_HOME"])
+        path, named = Path(os.environ["LANGPRUNE_HOME"]), True
     else:
         xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-        path = Path(xdg) / "langprune"
-    path = path.expanduser().resolve()
-    if create and not path.exists():
-        path.mkdir(parents=True, mode=0o700)
-        (path / "runs").mkdir(mode=0o700)
+        path, named = Path(xdg) / "langprune", False
+    return path.expanduser().resolve(), named
+
+
+def workspace(
+    explicit: str | os.PathLike[str] | None = None,
+    *,
+    create: bool = True,
+    optional: bool = False,
+) -> Path:
+    """The workspace, checked: it exists (created when `create`), is a directory and is writable.
+
+    `optional`: a missing workspace is returned as it is (not created), for the read-only
+    commands that work without one and say so (`plan`, `presets list|show`, `doctor`,
+    `store path`).
+    """
+    path, named = locate(explicit)
+    where = "--workspace" if explicit else ("$LANGPRUNE_HOME" if named else "the workspace")
+    if not path.exists() and not path.is_symlink():
+        if optional:
+            return path
+        if not create:
+            raise WorkspaceError(
+                f"{where}: workspace {path} does not exist",
+                "check the path, or create it by launching runs there: "
+                f"langprune --workspace {path} run PRESET",
+            )
+        try:
+            path.mkdir(parents=True, mode=0o700)
+            (path / "runs").mkdir(mode=0o700)
+        except OSError as exc:
+            raise WorkspaceError(
+                f"{where}: cannot create workspace {path}: {exc.strerror or exc}",
+                "choose a directory you can write, e.g. --workspace ~/langprune-ws",
+            ) from None
+        return path
+    check_usable(path, where)
     return path
+
+
+def check_usable(path: Path, where: str = "the workspace") -> None:
+    """WorkspaceError unless `path` is a directory this user can read, write and enter."""
+    if not path.is_dir():
+        raise WorkspaceError(
+            f"{where}: workspace {path} is not a directory",
+            "give a directory (or a path that does not exist yet) to --workspace",
+        )
+    if not os.access(path, os.R_OK | os.W_OK | os.X_OK):
+        raise WorkspaceError(
+            f"{where}: workspace {path} is not writable by this user",
+            "fix its permissions (chmod u+rwx) or choose another --workspace",
+        )
 
 
 def runs_dir(ws: Path) -> Path:

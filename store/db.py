@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 
 from langprune.store import fs, schema
-from langprune.store.errors import StoreBusy
+from langprune.store.errors import StoreBusy, StoreError
 
 DEFAULT_TIMEOUT = 120.0
 
@@ -46,6 +46,30 @@ def file_lock(path: Path, *, shared: bool, timeout: float = DEFAULT_TIMEOUT) -> 
 def _is_lock_conflict(exc: duckdb.Error) -> bool:
     text = str(exc)
     return "Could not set lock" in text or "Conflicting lock" in text
+
+
+REBUILD_FIX = "langprune store rebuild  (recreates it from the run directories; nothing is lost)"
+_DAMAGE_SIGNS = ("Corrupt database", "checksum", "not a valid DuckDB", "Could not read enough",
+                 "replaying WAL", "Serialization Error")  # fmt: skip
+
+
+def damaged(db_path: Path, exc: BaseException) -> StoreError | None:
+    """The one-line StoreError for a DuckDB error that means the database file itself is damaged
+    (truncated, garbled, not a database, unreadable), else None."""
+    if not isinstance(exc, (duckdb.Error, OSError)):
+        return None
+    text = str(exc)
+    first = text.splitlines()[0] if text else type(exc).__name__
+    if isinstance(exc, PermissionError) or "Permission denied" in text:
+        return StoreError(
+            f"the results database {db_path} cannot be read: {first}",
+            f"give yourself access (chmod u+rw {db_path}) or {REBUILD_FIX}",
+        )
+    if any(sign in text for sign in _DAMAGE_SIGNS) or (
+        isinstance(exc, duckdb.IOException) and str(db_path) in text
+    ):
+        return StoreError(f"the results database {db_path} is damaged: {first}", REBUILD_FIX)
+    return None
 
 
 # Starting a DuckDB instance costs ~20 ms; attaching a file to a running one ~2 ms. So each process
@@ -82,6 +106,9 @@ def _attach(
                 break
             except duckdb.Error as exc:
                 if not _is_lock_conflict(exc):
+                    problem = damaged(db_path, exc)
+                    if problem is not None:
+                        raise problem from None
                     raise
                 if time.monotonic() > deadline:
                     raise StoreBusy(
@@ -130,8 +157,80 @@ def connect(
                 schema.migrate(cursor)
                 _CURRENT.add(_key(db_path))
             yield cursor
+        except duckdb.Error as exc:
+            problem = damaged(db_path, exc)  # a damaged block can surface in any query
+            if problem is not None:
+                raise problem from None
+            raise
         finally:
             _detach(cursor, alias)
+
+
+# `store sql` runs people's SQL: the connection can read the database and nothing else. DuckDB's
+# own settings do the work: no file or network access (so no COPY TO, ATTACH, read_text, httpfs),
+# no extension installed or loaded, and the configuration locked so that SET cannot undo it.
+_QUERY_ONLY_CONFIG: dict[str, str | bool | int | float | list[str]] = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "allow_community_extensions": False,
+    "allow_unsigned_extensions": False,
+    "lock_configuration": True,
+}
+_QUERY_TYPES = (duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN)
+
+
+def check_query(query: str) -> None:
+    """Refuse anything but one query (SELECT, WITH, FROM, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN)."""
+    if not query.strip():
+        raise StoreError(
+            "store sql: the query is empty",
+            'give one, e.g. langprune store sql "SELECT * FROM runs"',
+        )
+    try:
+        statements = duckdb.extract_statements(query)
+    except duckdb.Error as exc:
+        raise StoreError(f"store sql: {str(exc).splitlines()[0]}") from None
+    if len(statements) != 1:
+        raise StoreError(
+            f"store sql: give one query, not {len(statements)} statements", "drop the extra ones"
+        )
+    kind = statements[0].type
+    if kind not in _QUERY_TYPES:
+        raise StoreError(
+            f"store sql runs queries only, not {kind.name} statements (the database is read-only)",
+            "use SELECT, DESCRIBE, SHOW or EXPLAIN; `langprune store rebuild` rewrites the database",
+        )
+
+
+@contextlib.contextmanager
+def query_only(
+    db_path: Path, *, timeout: float = DEFAULT_TIMEOUT
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection of its own on `db_path` that can only read the database (see above)."""
+    deadline = time.monotonic() + timeout
+    with connect(db_path, read_only=True, timeout=timeout):
+        pass  # creates or migrates the database if needed
+    with file_lock(lock_path(db_path), shared=True, timeout=timeout):
+        attempt = 0
+        while True:
+            try:
+                con = duckdb.connect(str(db_path), read_only=True, config=_QUERY_ONLY_CONFIG)
+                break
+            except duckdb.Error as exc:
+                problem = damaged(db_path, exc)
+                if problem is not None:
+                    raise problem from None
+                if not _is_lock_conflict(exc) or time.monotonic() > deadline:
+                    raise StoreBusy(
+                        f"the results database {db_path} is held by another program: {exc}"
+                    ) from None
+                fs.backoff(attempt + 3)
+                attempt += 1
+        try:
+            yield con
+        finally:
+            con.close()
 
 
 def _key(db_path: Path) -> tuple[str, int]:
@@ -153,7 +252,7 @@ def _known_current(db_path: Path, deadline: float) -> bool:
             return False
         cursor, alias = _attach(db_path, True, deadline)
         try:
-            current = schema.current_version(cursor) >= schema.SCHEMA_VERSION
+            current = schema.is_current(cursor)
         finally:
             _detach(cursor, alias)
     if current:

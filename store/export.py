@@ -275,6 +275,9 @@ def default_name(table: CompareTable, fmt: str) -> str:
     return safe + suffix(fmt)
 
 
+_WRITABLE = "give --output a path in a folder you can write to"
+
+
 def export(table: CompareTable, fmt: str, path: Path | str, *, force: bool = False) -> Path:
     """Write `table` to `path` in `fmt` (csv, json, parquet, md, latex); returns the path.
 
@@ -283,22 +286,26 @@ def export(table: CompareTable, fmt: str, path: Path | str, *, force: bool = Fal
     if fmt not in FORMATS:
         raise StoreError(f"unknown export format {fmt!r} (choose {', '.join(FORMATS)})")
     path = Path(path).expanduser()
-    if path.is_dir():
-        raise StoreError(
-            f"{path} is a folder; give a file name such as {path / default_name(table, fmt)}"
-        )
-    if path.exists() and not force:
-        raise StoreError(f"{path} exists; pass --force to overwrite it (or choose another name)")
     try:
+        if path.is_dir():
+            raise StoreError(
+                f"{path} is a folder; give a file name such as {path / default_name(table, fmt)}"
+            )
+        if path.exists() and not force:
+            raise StoreError(
+                f"{path} exists; pass --force to overwrite it (or choose another name)"
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "parquet":
             _write_parquet(table, path)
         else:
             path.write_text(render(table, fmt), encoding="utf-8")
     except OSError as exc:
-        raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise StoreError(f"cannot write {path}: {exc.strerror or exc}", _WRITABLE) from None
     except Exception as exc:  # duckdb's IOException for parquet
         if "duckdb" in type(exc).__module__ or "IO" in type(exc).__name__:
-            raise StoreError(f"cannot write {path}: {str(exc).splitlines()[0]}") from None
+            raise StoreError(
+                f"cannot write {path}: {str(exc).splitlines()[0]}", _WRITABLE
+            ) from None
         raise
     return path

@@ -133,13 +133,15 @@ def parse_filter(expr: str | Sequence[str] | None) -> list[Condition]:
     """Parse a filter expression (a string, or the CLI's list of terms); FilterError if it is bad."""
     if expr is None:
         return []
-    if isinstance(expr, str):
+    parts = [expr] if isinstance(expr, str) else list(expr)
+    terms: list[str] = []
+    for part in parts:
         try:
-            terms = shlex.split(expr)
-        except ValueError as exc:
-            raise FilterError(f"filter {expr!r}: {exc}") from None
-    else:
-        terms = [t for part in expr for t in shlex.split(part)]
+            terms += shlex.split(part)
+        except ValueError as exc:  # an unbalanced quote
+            raise FilterError(
+                f"filter {part!r}: {exc} (close the quote, e.g. model='my model')"
+            ) from None
     return [_parse_term(t) for t in terms]
 
 

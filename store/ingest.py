@@ -245,7 +245,7 @@ def _table(columns: tuple[str, ...], rows: list[tuple], types: dict[str, Any]) -
 def _arrow_types() -> tuple[dict[str, Any], dict[str, Any]]:
     import pyarrow as pa
 
-    f, i, big = pa.float64(), pa.int32(), pa.int64()
+    f, i, big = pa.float64(), pa.int64(), pa.int64()  # the columns are BIGINT (schema version 5)
     runs = {c: f for c in RUN_COLUMNS if c.endswith("_at") or c.startswith("seconds_")}
     runs.update(sparsity_fraction=f, achieved_sparsity=f, nsamples=i, seqlen=i, seed=i, pid=i,
                 n_metrics=i)  # fmt: skip

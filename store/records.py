@@ -46,6 +46,7 @@ class Status(TypedDict, total=False):
     job_id: str
     error: str
     versions: dict[str, str]
+    owl: dict[str, Any] | None  # an *_owl run's allocation: m, lam, outlier_pct, layer_sparsity
 
 
 class MetricRow(TypedDict, total=False):

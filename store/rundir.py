@@ -10,6 +10,7 @@
   log.txt        the worker's output for this run (appended; kept across attempts)
   lock           flock held by the run's worker while it is alive (`try_lock`, `hold_lock`)
   heartbeat      touched every few seconds by that worker; readers look at its mtime
+  pruned.pt      the pruned weights (CHECKPOINT), only when checkpoints are on; the worker writes it
 
 The protocol (store/fs.py): a directory is built under a temporary dot-name and renamed into place,
 so readers never see one without spec.json and status.json; JSON files are replaced atomically
@@ -42,6 +43,7 @@ from langprune.store.fs import (
 )
 
 __all__ = [
+    "CHECKPOINT",
     "FINAL_STATES",
     "STATES",
     "RunDir",
@@ -53,6 +55,8 @@ __all__ = [
 ]
 
 from langprune.vocab import FINAL_STATES, STATES
+
+CHECKPOINT = "pruned.pt"
 
 # Where each stage sits in a run's overall progress; the bar only needs to move forward.
 STAGE_SPAN = {

@@ -106,6 +106,13 @@ _V4 = [
     "UPDATE ingest_state SET status_sig = 'before-v4'",
 ]
 
+# Version 5: 64-bit integers. A spec accepts seeds up to 2**63 - 1 (engine/spec/experiment.py);
+# 32-bit columns made one such run break every query of the workspace. Independent of version 6,
+# so a database created at version 6 before this one existed gets it as well (see `migrate`).
+_V5 = [
+    f"ALTER TABLE runs ALTER COLUMN {column} SET DATA TYPE BIGINT"
+    for column in ("nsamples", "seqlen", "seed", "pid", "n_metrics")
+] + ["ALTER TABLE experiments ALTER COLUMN n_runs SET DATA TYPE BIGINT"]
 
 # Version 6: analyses (store/analysis.py): per-run figures, mask files, pairwise mask overlap.
 # Clearing the status signatures makes the next ingest read every run again and fill them.
@@ -140,34 +147,50 @@ _V6 = [
     "UPDATE ingest_state SET status_sig = 'before-v6'",
 ]
 
-MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 6: _V6}
+MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
-def current_version(con: duckdb.DuckDBPyConnection) -> int:
-    """The version a database is at (0 for an empty one)."""
+def applied_versions(con: duckdb.DuckDBPyConnection) -> set[int]:
+    """The migrations a database has (empty for an empty one)."""
     try:
-        row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+        rows = con.execute("SELECT DISTINCT version FROM schema_version").fetchall()
     except duckdb.CatalogException:
-        return 0
-    return int(row[0]) if row and row[0] is not None else 0
+        return set()
+    return {int(r[0]) for r in rows if r[0] is not None}
+
+
+def current_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The highest version a database has (0 for an empty one)."""
+    return max(applied_versions(con), default=0)
+
+
+def is_current(con: duckdb.DuckDBPyConnection) -> bool:
+    """True when every migration this langprune knows is applied."""
+    return set(MIGRATIONS) <= applied_versions(con)
 
 
 def migrate(con: duckdb.DuckDBPyConnection, target: int = SCHEMA_VERSION) -> int:
-    """Bring the database up to `target`; returns the version it was at."""
-    before = current_version(con)
+    """Apply every migration up to `target` that the database lacks, in number order (a number
+    added below the newest one is applied too); returns the version it was at."""
+    applied = applied_versions(con)
+    before = max(applied, default=0)
     if before > SCHEMA_VERSION:
         raise StoreError(
             f"the results database is at schema version {before}, newer than this langprune "
-            f"knows ({SCHEMA_VERSION}); upgrade langprune or run `langprune store rebuild`"
+            f"knows ({SCHEMA_VERSION}); upgrade langprune or run `langprune store rebuild`",
+            "langprune store rebuild  (recreates it for this version from the run directories)",
         )
-    if before >= target:
+    pending = sorted(v for v in MIGRATIONS if v <= target and v not in applied)
+    if not pending:
         return before
     con.execute("BEGIN TRANSACTION")
     try:
-        if before == 0:
-            con.execute("CREATE TABLE schema_version (version INTEGER, applied_at DOUBLE)")
-        for version in sorted(v for v in MIGRATIONS if before < v <= target):
+        if not applied:
+            con.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER, applied_at DOUBLE)"
+            )
+        for version in pending:
             for statement in MIGRATIONS[version]:
                 con.execute(statement)
             con.execute("INSERT INTO schema_version VALUES (?, ?)", [version, time.time()])

@@ -14,6 +14,7 @@ from langprune.engine.spec.experiment import Experiment
 from langprune.store import records
 from langprune.store.fs import read_json
 from langprune.store.rundir import RunDir, iter_run_dirs
+from langprune.tui.form import grid_sentence
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class Preview:
     queued_or_running: int
     estimate_s: float | None  # device seconds for the runs still to do; None without history
     history: int  # finished runs of these models the estimate rests on
+    sentence: str = ""  # the grid as a product (form.grid_sentence)
 
 
 def past_seconds(runs_root: Path, model_ids: set[str]) -> dict[tuple[str, bool], list[float]]:
@@ -73,4 +75,5 @@ def preview(exp: Experiment, runs_root: Path) -> Preview:
         queued_or_running=active,
         estimate_s=estimate,
         history=sum(len(v) for v in history.values()),
+        sentence=grid_sentence(exp),
     )

@@ -58,6 +58,12 @@ def _enabled(flag: bool | None, n_params: int) -> bool:
     return flag if flag is not None else n_params <= SMALL_MODEL_PARAMS
 
 
+def reads_text(spec: AnalysisSpec | None, n_params: int) -> bool:
+    """Whether the analyses of `spec` read the evaluation text (neurons, drift) besides weights."""
+    spec = spec or AnalysisSpec()
+    return _enabled(spec.neurons, n_params) or _enabled(spec.drift, n_params)
+
+
 def _forward(model: Any, windows: torch.Tensor, device: Any) -> None:
     """All windows in one batch (at most `windows` x `seqlen` tokens, 4 x 512 by default)."""
     with torch.no_grad():

@@ -176,8 +176,11 @@ def evaluate_tasks(
     progress: Callable[..., None] | None = None,
     bootstrap_iters: int = DEFAULT_BOOTSTRAP_ITERS,
     lm_kwargs: Mapping[str, Any] | None = None,
+    keep: Callable[[PlannedTask], bool] | None = None,
 ) -> list[dict[str, Any]]:
     """Run lm-eval tasks on the in-memory model; return metric rows (docs/CONTRACTS.md).
+
+    `keep`, when given, picks the planned tasks to run (the others were measured already).
 
     `batch_size`, when given, overrides each TaskSpec's own batch size. `lm_kwargs` go to HFLM
     (e.g. add_bos_token, max_length); lm-eval's defaults otherwise.
@@ -186,6 +189,8 @@ def evaluate_tasks(
     from lm_eval.models.huggingface import HFLM
 
     planned, needs_defaults = plan_tasks(tasks, task_paths=task_paths, batch_size=batch_size)
+    if keep is not None:
+        planned = [item for item in planned if keep(item)]
     if not planned:
         return []
     tm = task_manager(task_search_paths(task_paths), needs_defaults)

@@ -1,9 +1,13 @@
-"""The pruning methods: magnitude, Wanda (Sun et al. 2023) and SparseGPT (Frantar & Alistarh 2023).
+"""The pruning methods: magnitude, Wanda (Sun et al. 2023), SparseGPT (Frantar & Alistarh 2023),
+RIA (Zhang et al. 2024) and the OWL variants of the first three (Yin et al. 2024).
 
 Each method prunes a group of Linear weights that read the same input (q/k/v, gate/up), in place,
 from fp32 statistics of that input. The driver (driver.py) decides what the groups and inputs are. Every method has the signature
 `fn(weights, stats, pattern, **options)` and is registered by name with `@register`; the driver
 looks it up in REGISTRY and has no per-method branch.
+
+An OWL method (`owl=True`) is its base method's function applied with one sparsity per decoder
+layer; the driver computes those sparsities from the layers' outlier ratios first (owl.py).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from langprune.vocab import Sparsity
@@ -33,20 +38,21 @@ class Method:
     fn: MethodFn
     needs_data: bool  # False: no calibration forward passes, stats is None
     needs_hessian: bool  # True: stats carry X^T X as well as the squared norms
+    owl: bool = False  # True: the driver gives each decoder layer its own OWL sparsity
 
 
 REGISTRY: dict[str, Method] = {}
 
 
 def register(
-    name: str, *, needs_data: bool = True, needs_hessian: bool = False
+    name: str, *, needs_data: bool = True, needs_hessian: bool = False, owl: bool = False
 ) -> Callable[[MethodFn], MethodFn]:
     """Register `fn` under `name`: a new method is one function plus this decorator."""
 
     def add(fn: MethodFn) -> MethodFn:
         if name in REGISTRY:
             raise ValueError(f"pruning method {name!r} is registered twice")
-        REGISTRY[name] = Method(name, fn, needs_data, needs_hessian)
+        REGISTRY[name] = Method(name, fn, needs_data, needs_hessian, owl)
         return fn
 
     return add
@@ -62,7 +68,13 @@ def get_method(name: str) -> Method:
 
 
 class InputStats:
-    """Running fp32 statistics of one Linear input over all calibration tokens."""
+    """Running fp32 statistics of one Linear input over all calibration tokens.
+
+    Divergence from the reference SparseGPT (`H *= n / (n + b); H += (sqrt(2 / n) x) (sqrt(2 / n)
+    x)^T` per batch): the raw sum of x x^T is accumulated and scaled by 2/N once at the end, and on
+    CPU only its lower triangle is summed (BLAS syrk), then mirrored. The same matrix up to float
+    rounding of the summation order.
+    """
 
     def __init__(
         self, columns: int, device: torch.device, hessian: bool, dtype: torch.dtype = torch.float32
@@ -78,10 +90,12 @@ class InputStats:
         self.samples += x.shape[0] if x.dim() == 3 else 1
         x = x.reshape(-1, x.shape[-1]).to(self.dtype)
         self.tokens += x.shape[0]
-        if self.xtx is not None:
-            self.xtx.addmm_(x.T, x)
-        else:
+        if self.xtx is None:
             self.sum_sq += x.pow(2).sum(0)
+        elif self.xtx.device.type == "cpu":
+            _syrk_lower(self.xtx, x)
+        else:
+            self.xtx.addmm_(x.T, x)
 
     def mean_sq(self) -> torch.Tensor:
         """Per input channel, the mean over tokens of x_j^2."""
@@ -91,7 +105,24 @@ class InputStats:
     def hessian(self) -> torch.Tensor:
         """H = 2/N * sum x x^T with N the number of calibration sequences, as the reference code."""
         assert self.xtx is not None
+        if self.xtx.device.type == "cpu":  # only the lower triangle was accumulated
+            upper = torch.ones_like(self.xtx, dtype=torch.bool).triu_(1)
+            self.xtx[upper] = self.xtx.T[upper]
         return self.xtx.mul_(2 / self.samples)
+
+
+def _syrk_lower(xtx: torch.Tensor, x: torch.Tensor) -> None:
+    """xtx += x^T x on its lower triangle, in place, through BLAS syrk: half the work of a matrix
+    product (the Hessian is symmetric) and the dominant cost of SparseGPT's statistics on CPU.
+    A C-ordered lower triangle is a Fortran-ordered upper one, which is what scipy hands BLAS."""
+    from scipy.linalg import blas
+
+    syrk = blas.dsyrk if xtx.dtype == torch.float64 else blas.ssyrk
+    c = xtx.numpy().T  # Fortran-ordered view of the same memory
+    a = x.contiguous().numpy().T  # [columns, tokens], Fortran-ordered: a @ a.T = x^T x
+    out = syrk(1.0, a, beta=1.0, c=c, trans=0, lower=0, overwrite_c=1)
+    if not np.shares_memory(out, c):  # scipy copied after all: write the result back
+        c[...] = out
 
 
 def lowest_k_mask(score: torch.Tensor, k: int) -> torch.Tensor:
@@ -209,6 +240,65 @@ def sparsegpt(
 
     for w, (r0, r1) in zip(weights, itertools.pairwise(bounds), strict=True):
         w.data.copy_(W[r0:r1])
+
+
+RIA_A = 0.5  # the activation exponent a of the reference code (main.py: --a, default 0.5)
+
+
+def ria_score(w: torch.Tensor, mean_sq: torch.Tensor, a: float = RIA_A) -> torch.Tensor:
+    """Relative importance times activations: (|W_ij| / sum_i |W_ij| + |W_ij| / sum_j |W_ij|)
+    * sqrt(mean_t x_j^2) ** a. The relative importance is summed over the weight's column (its
+    input channel) and over its row (its output), as Relative-importance-and-activation-pruning
+    lib/prune.py (`torch.sum(torch.abs(W), dim=0)` and `dim=1`). The reference's activation norm
+    is sqrt(sum_t x_j^2 / nsamples): a constant factor away from ours per matrix, which changes
+    no comparison within a matrix."""
+    aw = w.detach().abs().float()
+    relative = aw / aw.sum(dim=0, keepdim=True) + aw / aw.sum(dim=1, keepdim=True)
+    return relative * mean_sq.sqrt().unsqueeze(0).pow(a)
+
+
+@register("ria")
+def ria(
+    weights: list[torch.Tensor], stats: InputStats, p: Sparsity, a: float = RIA_A, **options: Any
+) -> None:
+    """RIA (Zhang et al. 2024, "Plug-and-Play"): `ria_score` per matrix; unstructured keeps the
+    reference's per-matrix rule (`W_metric <= sort(W_metric)[int(numel * s)]`: k + 1 and ties),
+    N:M the n lowest of every m inputs of a row. Without channel reallocation or linear sum
+    assignment (both off by default in the reference)."""
+    mean_sq = stats.mean_sq()
+    for w in weights:
+        score = ria_score(w, mean_sq, a)
+        if p.is_nm:
+            _prune_lowest(w, score, p)
+        else:
+            w.data.masked_fill_(reference_threshold_mask(score, p.fraction), 0)
+
+
+# OWL (Yin et al. 2024, luuyin/OWL lib/prune_all.py: magnitude_owl, wanda_owl, sparsegpt_owl):
+# the base method with one sparsity per decoder layer, chosen by the driver (owl.py). Each needs
+# calibration data, magnitude's too: the outlier ratios come from Wanda's score on it.
+
+
+@register("magnitude_owl", owl=True)
+def magnitude_owl(
+    weights: list[torch.Tensor], stats: InputStats | None, p: Sparsity, **options: Any
+) -> None:
+    """Magnitude at this layer's OWL sparsity `p` (one threshold per matrix, as the reference)."""
+    magnitude(weights, None, p, **options)
+
+
+@register("wanda_owl", owl=True)
+def wanda_owl(weights: list[torch.Tensor], stats: InputStats, p: Sparsity, **options: Any) -> None:
+    """Wanda at this layer's OWL sparsity `p` (per output row, as the reference)."""
+    wanda(weights, stats, p, **options)
+
+
+@register("sparsegpt_owl", needs_hessian=True, owl=True)
+def sparsegpt_owl(
+    weights: list[torch.Tensor], stats: InputStats, p: Sparsity, **options: Any
+) -> None:
+    """SparseGPT at this layer's OWL sparsity `p`."""
+    sparsegpt(weights, stats, p, **options)
 
 
 METHODS = {name: m.fn for name, m in REGISTRY.items()}  # name -> function, in registration order

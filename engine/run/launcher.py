@@ -98,6 +98,42 @@ def reset_for_rerun(rd: RunDir, **fields: Any) -> None:
     rd.reset((CHECKPOINT,), **fields)
 
 
+def check_launch(
+    experiment: Any,
+    *,
+    executor: str | None = None,
+    gpus: Sequence[int | str] | str | None = None,
+    slurm: dict[str, Any] | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """Refuse a bad launch request before anything is written (the CLI calls it before it creates
+    the workspace): the executor, --gpus, and for Slurm sbatch on PATH and the [runner.slurm]
+    parameters with their overrides. Returns the executor and the resolved Slurm parameters."""
+    from langprune.engine.run import slots as slots_mod
+
+    executor = executor or experiment.runner.executor
+    if executor not in ("local", "slurm"):
+        raise RunnerError(
+            f"executor {executor!r} is unknown (allowed: local, slurm)", "use --executor local"
+        )
+    slurm_params: dict[str, Any] = {}
+    if executor == "local":
+        slots_mod.resolve_gpus(
+            experiment.runner.gpus if gpus is None else gpus, slots_mod.detect_gpus()
+        )
+    else:
+        import shutil
+
+        from langprune.engine.run.slurm import resolve_params
+
+        if not shutil.which("sbatch"):
+            raise RunnerError(
+                "executor slurm: sbatch is not on PATH here",
+                "run from a Slurm login node, or use --executor local",
+            )
+        slurm_params = resolve_params(experiment.runner.slurm, slurm or {})
+    return executor, slurm_params
+
+
 def launch(
     experiment: Any,
     workspace: Path,
@@ -114,30 +150,9 @@ def launch(
     `slurm` overrides fields of the preset's [runner.slurm] (partition, account, qos, time,
     array_parallelism, extra, ...).
     """
-    from langprune.engine.run import slots as slots_mod
-
-    executor = executor or experiment.runner.executor
-    if executor not in ("local", "slurm"):
-        raise RunnerError(
-            f"executor {executor!r} is unknown (allowed: local, slurm)", "use --executor local"
-        )
+    executor, slurm_params = check_launch(experiment, executor=executor, gpus=gpus, slurm=slurm)
     gpus = experiment.runner.gpus if gpus is None else gpus
     slots_per_gpu = slots_per_gpu or experiment.runner.slots_per_gpu
-    if executor == "local":  # refuse a bad --gpus before anything is written
-        slots_mod.resolve_gpus(gpus, slots_mod.detect_gpus())
-    slurm_params: dict[str, Any] = {}
-    if executor == "slurm":
-        import shutil
-
-        from langprune.engine.run.slurm import resolve_params
-
-        if not shutil.which("sbatch"):
-            raise RunnerError(
-                "executor slurm: sbatch is not on PATH here",
-                "run from a Slurm login node, or use --executor local",
-            )
-
-        slurm_params = resolve_params(experiment.runner.slurm, slurm or {})
 
     root = runs_dir(workspace)
     result = LaunchResult(executor=executor)

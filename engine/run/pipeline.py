@@ -17,11 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from langprune.engine.run.reuse import copy_analysis, text_digest
 from langprune.engine.spec.experiment import Run
-from langprune.store.rundir import RunDir
+from langprune.store.rundir import CHECKPOINT, RunDir
 from langprune.vocab import STAGES
-
-CHECKPOINT = "pruned.pt"
 
 Progress = Callable[..., None]
 
@@ -106,6 +105,18 @@ class _Job:
     seconds: dict[str, float]
     result: dict[str, Any] = field(default_factory=dict)
     calib_ids: Any = None  # LongTensor [nsamples, seqlen] from _calibrate; None for magnitude
+    reuse: Reuse | None = None  # what earlier done runs of the same cell already measured
+
+
+@dataclass
+class Reuse:
+    """What a run takes from earlier done runs of its cell (engine/run/reuse.py)."""
+
+    donors: Any  # reuse.Donors
+    ppl: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # language -> rows
+    tasks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # lm-eval name -> rows
+    analysis: Any = None  # the RunDir whose analyses are copied, or None
+    needs_weights: bool = True
 
 
 def execute(
@@ -133,6 +144,9 @@ def execute(
         progress(stage="prune", step=1, total=1, message="pruned weights restored")
     else:
         done = min(done, stage_index("load"))
+        job.reuse = _plan_reuse(job)
+        if job.reuse is not None:
+            done = _skip_pruning(job)
     for stage in STAGES:
         step = STAGE_STEPS.get(stage)
         if step is not None and stage_index(stage) > done and not (run.is_dense and step.pruned):
@@ -188,13 +202,74 @@ def _prune(job: _Job) -> None:
         run.sparsity,
         progress=job.progress,
         offload=run.model.offload,
+        options=run.options,
     )
     job.calib_ids = None
     job.seconds["prune"] = time.time() - t0
     job.result["achieved_sparsity"] = report.overall
     if job.checkpoints:
         _save_pruned(ctx.loaded.model, job.rd.path / CHECKPOINT)
-    _mark(job.rd, "prune", seconds=job.seconds, achieved_sparsity=report.overall)
+    # an OWL method's allocation: outlier ratio and sparsity per layer (ingested, shown per run)
+    owl = report.owl.to_dict() if report.owl is not None else None
+    _mark(job.rd, "prune", seconds=job.seconds, achieved_sparsity=report.overall, owl=owl)
+
+
+def _plan_reuse(job: _Job) -> Reuse | None:
+    """What earlier done runs of this run's cell measured exactly as this run would (reuse.py)."""
+    from langprune.engine.run.reuse import Donors
+
+    donors = Donors.of(job.rd, job.run.cell_id)
+    if not donors:
+        return None
+    run, ev, ctx = job.run, job.run.evaluation, job.ctx
+    plan = Reuse(donors)
+    if ev.languages and ev.corpus is not None:
+        from langprune.engine.eval.perplexity import PROTOCOL_VERSION
+
+        assert ev.seqlen is not None
+        corpus = ctx.corpus(ev.corpus)
+        for lang in ev.languages:
+            digest = text_digest(corpus.heldout_documents(lang, ev.languages))
+            rows = donors.perplexity_rows(
+                lang, corpus.name, ev.seqlen, ev.max_tokens, PROTOCOL_VERSION, digest
+            )
+            if rows:
+                plan.ppl[lang] = rows
+    planned: list[Any] = []
+    if ev.tasks:
+        from langprune.engine.eval.tasks import plan_tasks
+
+        planned, _ = plan_tasks(list(ev.tasks), task_paths=list(ev.task_paths))
+        lm_eval = record_versions().get("lm_eval")
+        for item in planned:
+            rows = donors.task_rows(item.name, item.num_fewshot, item.limit, lm_eval)
+            if rows:
+                plan.tasks[item.name] = rows
+    from langprune.engine.analysis.stage import reads_text
+
+    n_params = sum(p.numel() for p in ctx.loaded.model.parameters())
+    plan.analysis = donors.analysis_from(
+        run.model_dump(mode="json"), reads_text(run.analysis, n_params)
+    )
+    left = [lang for lang in ev.languages if lang not in plan.ppl] if ev.corpus else []
+    left += [item.name for item in planned if item.name not in plan.tasks]
+    plan.needs_weights = bool(left) or plan.analysis is None
+    return plan
+
+
+def _skip_pruning(job: _Job) -> int:
+    """Skip calibration and pruning when earlier runs measured everything, else prune again;
+    returns the index of the last stage counted as done."""
+    reuse = job.reuse
+    assert reuse is not None
+    first = reuse.donors.runs[0]
+    if not reuse.needs_weights:
+        job.result["achieved_sparsity"] = first.status().get("achieved_sparsity")
+        job.progress(stage="prune", step=1, total=1, message=f"all measured by run {first.id}")
+        return stage_index("prune")
+    message = f"cell pruned by run {first.id}, which kept no weights: pruning again (deterministic)"
+    job.progress(stage="calibration", step=0, total=1, message=message)
+    return stage_index("load")
 
 
 def _eval_ppl(job: _Job) -> None:
@@ -208,11 +283,17 @@ def _eval_ppl(job: _Job) -> None:
         assert ev.seqlen is not None
         corpus = ctx.corpus(ev.corpus)
         for lang in ev.languages:
+            reused = job.reuse.ppl.get(lang) if job.reuse is not None else None
+            if reused:
+                for row in reused:
+                    rd.add_metric(row)
+                continue
+            documents = corpus.heldout_documents(lang, ev.languages)
             res = evaluate_perplexity(
                 ctx.loaded.model,
                 ctx.loaded.tokenizer,
                 # parallel corpora: the same held-out documents in every evaluated language
-                corpus.heldout_documents(lang, ev.languages),
+                documents,
                 seqlen=ev.seqlen,
                 max_tokens=ev.max_tokens,
                 batch_size=ev.batch_size,
@@ -220,6 +301,7 @@ def _eval_ppl(job: _Job) -> None:
                 language=lang,
             )
             for row in res.rows(lang, corpus.name):
+                row["extra"]["text_digest"] = text_digest(documents)
                 rd.add_metric(row)
     _mark(rd, "eval_ppl")
     job.seconds["eval"] = job.seconds.get("eval", 0.0) + time.time() - t0
@@ -233,6 +315,10 @@ def _eval_tasks(job: _Job) -> None:
     if ev.tasks:
         from langprune.engine.eval.tasks import evaluate_tasks
 
+        reused = job.reuse.tasks if job.reuse is not None else {}
+        for rows in reused.values():
+            for row in rows:
+                rd.add_metric(row)
         rows = evaluate_tasks(
             ctx.loaded.model,
             ctx.loaded.tokenizer,
@@ -240,6 +326,7 @@ def _eval_tasks(job: _Job) -> None:
             task_paths=list(ev.task_paths),
             batch_size=None,  # each task's own batch size
             progress=job.progress,
+            keep=lambda item: item.name not in reused,
         )
         for row in rows:
             rd.add_metric(row)
@@ -252,7 +339,10 @@ def _analysis(job: _Job) -> None:
     from langprune.engine.analysis.stage import run_analyses
 
     t0 = time.time()
-    run_analyses(job.run, job.rd, job.ctx, job.progress, job.ctx.key)
+    if job.reuse is not None and job.reuse.analysis is not None:
+        copy_analysis(job.reuse.analysis, job.rd)
+    else:
+        run_analyses(job.run, job.rd, job.ctx, job.progress, job.ctx.key)
     job.seconds["analysis"] = time.time() - t0
     _mark(job.rd, "analysis", seconds=job.seconds)
 

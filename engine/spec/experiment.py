@@ -5,14 +5,14 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from langprune.cellid import cell_id, uses_calibration
 from langprune.engine.spec.languages import check_code, parse_calibration_language
 from langprune.engine.spec.tasks import task_index
-from langprune.vocab import DENSE, canonical_sparsity
+from langprune.vocab import DENSE, OWL_METHODS, canonical_sparsity
 
 CORPUS_SOURCES = ("hf", "files", "handbook", "synthetic")
 MODEL_SOURCES = ("auto", "hub", "local", "gguf", "random", "package")
@@ -81,9 +81,57 @@ class CorpusSpec(Strict):
         return v
 
 
+class OwlSpec(Strict):
+    """OWL's hyperparameters (luuyin/OWL README scripts: --Hyper_m 5 --Lamda 0.08): a score is an
+    outlier above m x its layer's mean; layer sparsities span [s - lambda, s + lambda]."""
+
+    m: float = Field(default=5.0, gt=0)
+    lam: float = Field(default=0.08, ge=0, lt=0.5, alias="lambda")
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
+
+
+class RiaSpec(Strict):
+    """RIA's activation exponent (reference main.py --a, default 0.5)."""
+
+    a: float = Field(default=0.5, ge=0)
+
+
 class PruningSpec(Strict):
-    methods: list[Literal["magnitude", "wanda", "sparsegpt"]] = Field(min_length=1)
+    methods: list[
+        Literal[
+            "magnitude", "wanda", "sparsegpt", "ria", "magnitude_owl", "wanda_owl", "sparsegpt_owl"
+        ]
+    ] = Field(min_length=1)
     sparsity: list[float | str] = Field(min_length=1)
+    owl: OwlSpec = Field(default_factory=OwlSpec)  # read by the *_owl methods
+    ria: RiaSpec = Field(default_factory=RiaSpec)  # read by ria
+
+    @model_validator(mode="after")
+    def _owl_unstructured(self) -> PruningSpec:
+        owl = [m for m in self.methods if m in OWL_METHODS]
+        nm = [str(s) for s in self.sparsity if ":" in str(s)]
+        if owl and nm:
+            raise ValueError(
+                f"methods {owl} give each layer its own unstructured sparsity: sparsity {nm} is "
+                "N:M (use a ratio such as 0.5, or a method without _owl for N:M)"
+            )
+        for s in self.sparsity:
+            if owl and ":" not in str(s) and not float(s) + self.owl.lam < 1:
+                raise ValueError(
+                    f"sparsity {s} + owl.lambda {self.owl.lam} reaches 1: some layer would be "
+                    "pruned whole (lower owl.lambda or the sparsity)"
+                )
+        return self
+
+    def options(self, method: str) -> dict[str, float] | None:
+        """The options a method's run carries (hashed into its id); None for the methods that
+        have none, so their run ids stay what they were."""
+        if method in OWL_METHODS:
+            return {"owl_m": self.owl.m, "owl_lambda": self.owl.lam}
+        if method == "ria":
+            return {"a": self.ria.a}
+        return None
 
     @field_validator("methods")
     @classmethod
@@ -98,11 +146,17 @@ class PruningSpec(Strict):
         return _unique([canonical_sparsity(x) for x in v], "sparsity")
 
 
+# The largest numbers a spec accepts. Seeds go into the store's 64-bit columns (store/schema.py,
+# version 5); counts and sizes get a 32-bit bound, far beyond any real grid.
+INT64_MAX = 2**63 - 1
+SIZE_MAX = 2**31 - 1
+
+
 class CalibrationSpec(Strict):
     languages: list[str] = Field(min_length=1)
     corpus: CorpusSpec = Field(default_factory=CorpusSpec)
-    nsamples: int = Field(default=128, gt=0)
-    seqlen: int = Field(default=2048, gt=0)
+    nsamples: int = Field(default=128, gt=0, le=SIZE_MAX)
+    seqlen: int = Field(default=2048, gt=0, le=SIZE_MAX)
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
 
     @field_validator("languages")
@@ -114,8 +168,10 @@ class CalibrationSpec(Strict):
     @classmethod
     def _seeds(cls, v: list[int]) -> list[int]:
         for s in v:
-            if s < 0:
-                raise ValueError(f"seed {s} is negative (seeds are integers >= 0)")
+            if not 0 <= s <= INT64_MAX:
+                raise ValueError(
+                    f"seed {s} is out of range (seeds are integers from 0 to {INT64_MAX})"
+                )
         return _unique(v, "seed")
 
 
@@ -124,9 +180,9 @@ class TaskSpec(Strict):
 
     family: str = Field(min_length=1)
     languages: list[str] | None = None
-    num_fewshot: int = Field(default=0, ge=0)
+    num_fewshot: int = Field(default=0, ge=0, le=SIZE_MAX)
     limit: int | float | None = None
-    batch_size: int | Literal["auto"] = 8
+    batch_size: Annotated[int, Field(gt=0, le=SIZE_MAX)] | Literal["auto"] = 8
 
     @field_validator("languages")
     @classmethod
@@ -136,17 +192,19 @@ class TaskSpec(Strict):
     @field_validator("limit")
     @classmethod
     def _limit(cls, v: float | None) -> float | None:
-        if v is not None and not (v > 0):
-            raise ValueError(f"limit {v!r} must be > 0 (a count, or a fraction below 1)")
+        if v is not None and not (0 < v <= SIZE_MAX):
+            raise ValueError(
+                f"limit {v!r} must be > 0 and at most {SIZE_MAX} (a count, or a fraction below 1)"
+            )
         return v
 
 
 class EvaluationSpec(Strict):
     languages: list[str] = Field(default_factory=list)
     corpus: CorpusSpec | None = None
-    max_tokens: int = Field(default=131072, gt=0)
-    seqlen: int | None = Field(default=None, gt=0)
-    batch_size: int = Field(default=4, gt=0)
+    max_tokens: int = Field(default=131072, gt=0, le=INT64_MAX)
+    seqlen: int | None = Field(default=None, gt=0, le=SIZE_MAX)
+    batch_size: int = Field(default=4, gt=0, le=SIZE_MAX)
     tasks: list[TaskSpec] = Field(default_factory=list)
     task_paths: list[str] = Field(default_factory=list)
 
@@ -161,17 +219,17 @@ class SlurmSpec(Strict):
     account: str | None = None
     qos: str | None = None
     time: str = "12:00:00"
-    array_parallelism: int = Field(default=16, gt=0)
-    gpus_per_task: int = Field(default=1, gt=0)
-    cpus_per_task: int = Field(default=8, gt=0)
-    mem_gb: int = Field(default=64, gt=0)
+    array_parallelism: int = Field(default=16, gt=0, le=SIZE_MAX)
+    gpus_per_task: int = Field(default=1, gt=0, le=SIZE_MAX)
+    cpus_per_task: int = Field(default=8, gt=0, le=SIZE_MAX)
+    mem_gb: int = Field(default=64, gt=0, le=SIZE_MAX)
     extra: dict[str, str | int] = Field(default_factory=dict)
 
 
 class RunnerSpec(Strict):
     executor: Literal["local", "slurm"] = "local"
-    gpus: list[int] | Literal["all"] = "all"
-    slots_per_gpu: int = Field(default=1, gt=0)
+    gpus: list[Annotated[int, Field(ge=0, le=SIZE_MAX)]] | Literal["all"] = "all"
+    slots_per_gpu: int = Field(default=1, gt=0, le=SIZE_MAX)
     slurm: SlurmSpec = Field(default_factory=SlurmSpec)
 
 
@@ -192,8 +250,8 @@ class AnalysisSpec(Strict):
     mask_rows: float | Literal["auto", "all"] = "auto"
     neurons: bool | None = None
     drift: bool | None = None
-    windows: int = Field(default=4, gt=0)
-    seqlen: int | None = Field(default=None, gt=0)
+    windows: int = Field(default=4, gt=0, le=SIZE_MAX)
+    seqlen: int | None = Field(default=None, gt=0, le=SIZE_MAX)
     top_rate: float = Field(default=0.05, gt=0, le=1)
     filter_rate: float = Field(default=0.95, ge=0, le=1)
     activation_bar_ratio: float = Field(default=0.95, ge=0, le=1)
@@ -267,6 +325,7 @@ class Experiment(Strict):
                         ev,
                         self.calibration,
                         analysis=self.analysis,
+                        options=self.pruning.options(method),
                     )
                 )
         return out
@@ -303,6 +362,7 @@ class Run(BaseModel):
     seqlen: int | None
     seed: int | None
     evaluation: EvaluationSpec
+    options: dict[str, float] | None = None  # method options (RIA's a, OWL's m and lambda)
     analysis: AnalysisSpec | None = None  # not hashed into the id
 
     @property
@@ -327,6 +387,7 @@ class Run(BaseModel):
         calibration: CalibrationSpec | None = None,
         *,
         analysis: AnalysisSpec | None = None,
+        options: dict[str, float] | None = None,
     ) -> Run:
         fields: dict[str, Any] = {
             "model": model,
@@ -339,11 +400,18 @@ class Run(BaseModel):
             "seed": seed,
             "evaluation": evaluation,
         }
+        if (
+            options is not None
+        ):  # absent otherwise: the ids of runs without options stay as they were
+            fields["options"] = dict(options)
         return cls(id=run_id(fields), experiment=experiment, analysis=analysis, **fields)
 
     def config(self) -> dict[str, Any]:
         """The identity of the run as plain JSON data (what its id hashes)."""
-        return identity(self.model_dump(mode="json", exclude={"id", "experiment", "analysis"}))
+        exclude = {"id", "experiment", "analysis"} | (
+            {"options"} if self.options is None else set()
+        )
+        return identity(self.model_dump(mode="json", exclude=exclude))
 
 
 def identity(config: dict[str, Any]) -> dict[str, Any]:

@@ -85,4 +85,11 @@ def load(name_or_path: str, workspace: Path | None = None) -> Experiment:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SpecError([f"preset: cannot read {path}: {exc.strerror}"]) from None
+    except UnicodeDecodeError as exc:
+        raise SpecError(
+            [
+                f"preset: {path} is not a text file (byte {exc.start} is not UTF-8); "
+                "a preset is a TOML file"
+            ]
+        ) from None
     return from_dict(parse_toml(text, str(path)), str(path), base=path.parent)

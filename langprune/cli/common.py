@@ -14,10 +14,22 @@ import typer
 class State:
     workspace_option: Path | None = None
 
-    def workspace(self, create: bool = True) -> Path:
-        from langprune.workspace import workspace
+    def workspace(self, create: bool = False, optional: bool = False) -> Path:
+        """The checked workspace (langprune.workspace.workspace); only `run`, `demo` and the TUI
+        pass `create`. A missing, non-directory or unwritable one is a LangpruneError (exit 2)."""
+        from langprune.errors import LangpruneError
+        from langprune.workspace import WorkspaceError, workspace
 
-        return workspace(self.workspace_option, create=create)
+        try:
+            return workspace(self.workspace_option, create=create, optional=optional)
+        except WorkspaceError as exc:
+            raise LangpruneError(exc.message, exc.fix) from None
+
+    def workspace_path(self) -> Path:
+        """Where the workspace is, unchecked (to find a preset saved there before checking it)."""
+        from langprune.workspace import locate
+
+        return locate(self.workspace_option)[0]
 
 
 def state(ctx: typer.Context) -> State:

@@ -24,7 +24,7 @@ def demo(
     from langprune.engine.spec import presets
 
     out = console()
-    ws = state(ctx).workspace()
+    ws = state(ctx).workspace(create=True)
     exp = presets.load(preset, ws)
     if exp.calibration.corpus.source == "handbook":
         how = ensure_handbook()  # DemoSetupError: reported by the CLI's error boundary

@@ -14,7 +14,7 @@ def doctor(ctx: typer.Context) -> None:
     out = console()
     marks = {OK: "[green]ok  [/green]", WARN: "[yellow]warn[/yellow]", FAIL: "[red]FAIL[/red]"}
     failed = 0
-    for group in all_checks(state(ctx).workspace(create=False)):
+    for group in all_checks(state(ctx).workspace(optional=True)):
         for check in group():
             out.print(f"{marks[check.level]} {check.name}: {check.detail}", highlight=False)
             if check.fix and check.level != OK:

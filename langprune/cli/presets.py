@@ -18,7 +18,7 @@ def presets_list(ctx: typer.Context) -> None:
 
     from langprune.engine.spec import presets
 
-    ws = state(ctx).workspace(create=False)
+    ws = state(ctx).workspace(optional=True)
     table = Table("name", "runs", "description", "from")
     shipped = presets.builtin_dir()
     for name, path in presets.available(ws).items():
@@ -43,7 +43,7 @@ def presets_show(
     """Print a preset's TOML."""
     from langprune.engine.spec import presets
 
-    path = presets.resolve(name, state(ctx).workspace(create=False))
+    path = presets.resolve(name, state(ctx).workspace(optional=True))
     presets.load(str(path))
     typer.echo(path.read_text(encoding="utf-8"), nl=False)
 
@@ -67,8 +67,8 @@ def plan(
     from langprune.store.rundir import RunDir
     from langprune.workspace import runs_dir
 
-    ws = state(ctx).workspace(create=False)
-    exp = presets.load(preset, ws)
+    exp = presets.load(preset, state(ctx).workspace_path())
+    ws = state(ctx).workspace(optional=True)
     runs = exp.runs()
     table = Table(title=f"{exp.name}: {len(runs)} runs", title_justify="left")
     for col in ("id", "model", "method", "sparsity", "calib", "seed", "exists"):
@@ -89,7 +89,10 @@ def plan(
         )
     out = console()
     out.print(table)
-    out.print(f"{len(runs)} runs ({existing} already in the workspace {ws})")
+    missing = "" if ws.is_dir() else ", which does not exist yet: langprune run creates it"
+    out.print(
+        f"{len(runs)} runs ({existing} already in the workspace {ws}{missing})", soft_wrap=True
+    )
     from langprune.engine.run.launcher import plan_cells
 
     out.print(plan_cells(exp, ws).sentence())

@@ -128,6 +128,18 @@ def results(
             (r["error"] or "")[:80],
         )
     console().print(table)
+    _print_owl(ws, [r["id"] for r in rows if str(r["method"] or "").endswith("_owl")])
+
+
+def _print_owl(ws: Path, run_ids: list[str]) -> None:
+    """The per-layer OWL allocation of the listed *_owl runs (sparsity, outlier ratio in %)."""
+    from langprune.store.queries import owl_allocations
+
+    for run_id, owl in owl_allocations(ws, run_ids).items():
+        layers = " ".join(f"{v:.3f}" for v in owl.get("layer_sparsity", []))
+        outliers = " ".join(f"{v:.2f}" for v in owl.get("outlier_pct", []))
+        typer.echo(f"owl {run_id}: layer sparsity {layers}")
+        typer.echo(f"owl {run_id}: outlier % {outliers}")
 
 
 def _nothing_matches(ws: Path, conditions: list[Any]) -> str:
@@ -213,7 +225,9 @@ def compare(
     ctx: typer.Context,
     metric: str = typer.Option(..., "--metric", "-m", help="Metric, e.g. ppl, bpb, acc."),
     model: str | None = typer.Option(None, "--model", help="Model label or id."),
-    method: str | None = typer.Option(None, "--method", help="magnitude | wanda | sparsegpt."),
+    method: str | None = typer.Option(
+        None, "--method", help="A pruning method: magnitude, wanda, sparsegpt, ria, wanda_owl, ..."
+    ),
     sparsity: str | None = typer.Option(None, "--sparsity", help="0.5, 50% or 2:4."),
     task: str | None = typer.Option(
         None, "--task", help="Task family, lm-eval task, or perplexity corpus."
@@ -290,7 +304,7 @@ def store_path(ctx: typer.Context) -> None:
     """Print where the results database is."""
     from langprune.workspace import db_path
 
-    typer.echo(str(db_path(state(ctx).workspace(create=False))))
+    typer.echo(str(db_path(state(ctx).workspace(optional=True))))
 
 
 @store_app.command("rebuild")
@@ -326,13 +340,14 @@ def store_sql(
     """
     import duckdb
 
-    from langprune.store.db import connect
+    from langprune.store.db import check_query, query_only
     from langprune.store.ingest import ingest
     from langprune.workspace import db_path
 
+    check_query(query)
     ws = state(ctx).workspace()
     ingest(ws)
-    with connect(db_path(ws), read_only=True) as con:
+    with query_only(db_path(ws)) as con:
         try:
             cursor = con.execute(query)
         except duckdb.Error as exc:

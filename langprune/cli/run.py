@@ -68,13 +68,12 @@ def run(
     ),
 ) -> None:
     """Launch a preset's grid in the background (local GPUs or Slurm); runs already done are skipped."""
-    from langprune.engine.run.launcher import launch
+    from langprune.engine.run.launcher import check_launch, launch
     from langprune.engine.spec import presets
 
     if executor not in (None, "local", "slurm"):
         raise typer.BadParameter(f"{executor!r} (allowed: local, slurm)", param_hint="--executor")
-    ws = state(ctx).workspace()
-    exp = presets.load(preset, ws)
+    exp = presets.load(preset, state(ctx).workspace_path())
     overrides: dict[str, Any] = {
         "partition": partition,
         "account": account,
@@ -85,6 +84,9 @@ def run(
         "mem_gb": mem_gb,
         "extra": _parse_extra(slurm_opt) or None,
     }
+    # Everything is checked before the workspace is created or anything is written in it.
+    check_launch(exp, executor=executor, gpus=gpus, slurm=overrides)
+    ws = state(ctx).workspace(create=True)
     result = launch(
         exp,
         ws,
@@ -131,7 +133,11 @@ def _refresh(ws: Path) -> None:
         print(f"note: queued runs had no scheduler; started one (pid {pid})", file=sys.stderr)
     try:
         ingest(ws, timeout=5)
-    except Exception as exc:  # the store being busy must not hide the runs
+    except LangpruneError as exc:  # a busy or damaged store must not hide the runs
+        print(f"note: results not ingested yet: {exc.message}", file=sys.stderr)
+        if exc.fix:
+            print(f"fix: {exc.fix}", file=sys.stderr)
+    except Exception as exc:
         print(f"note: results not ingested yet ({type(exc).__name__}: {exc})", file=sys.stderr)
 
 

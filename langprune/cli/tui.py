@@ -25,8 +25,12 @@ def open_tui(ctx: typer.Context, screen: str = "runs") -> None:
 
         fail_with_problems([f"--screen: unknown screen {screen!r} (allowed: {', '.join(SCREENS)})"])
     from langprune.tui.app import run
+    from langprune.workspace import locate
 
-    run(state(ctx).workspace(), start=screen)
+    st = state(ctx)
+    named = locate(st.workspace_option)[1]
+    # The TUI launches runs, so it may create the default workspace; a named one must exist.
+    run(st.workspace(create=not named), start=screen)
 
 
 def register(app: typer.Typer) -> None:

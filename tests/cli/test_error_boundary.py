@@ -80,7 +80,8 @@ def test_an_internal_bug_keeps_its_traceback(tmp_path: Path) -> None:
     assert "Traceback" in out.stderr and "ZeroDivisionError: a bug" in out.stderr
 
 
-def test_a_real_command_reports_a_runner_error(cli) -> None:
+def test_a_real_command_reports_a_runner_error(cli, workspace) -> None:
+    (workspace / "runs").mkdir(parents=True)  # only `run` creates a workspace
     out = cli("logs", "nosuchrun")
     assert out.returncode == 2
     assert out.stderr.splitlines()[0] == "error: run 'nosuchrun': no such run"

@@ -48,7 +48,13 @@ def _ready(mode: str):
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("mode", ["compose", "runs", "results", "compare", "help"])
-def test_screen_snapshot(mode: str, size: tuple[int, int], fake_ws: Path, snap_compare) -> None:
+def test_screen_snapshot(
+    mode: str, size: tuple[int, int], fake_ws: Path, snap_compare, monkeypatch
+) -> None:
+    from langprune.tui import form
+
+    # the default corpus depends on whether this machine has the handbook: fix it for the picture
+    monkeypatch.setattr(form, "default_corpus", lambda: "handbook")
     start = "runs" if mode == "help" else mode
     app = LangpruneApp(fake_ws, start=start)
     assert snap_compare(app, terminal_size=size, run_before=_ready(mode))

@@ -22,7 +22,7 @@ from langprune.tui.screens.base import LangpruneScreen
 
 ANY = "(any)"
 FILTERS = ("model", "method", "sparsity")
-VIEWS = ("masks", "neurons", "drift")
+VIEWS = ("masks", "neurons", "drift", "owl")
 
 
 @dataclass

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -18,6 +19,7 @@ from textual.containers import Horizontal, ScrollableContainer, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
+from langprune.errors import LangpruneError
 from langprune.tui.messages import ActionDone, ChoicesLoaded, CompareLoaded
 from langprune.tui.screens.base import LangpruneScreen
 from langprune.vocab import Sparsity
@@ -90,7 +92,11 @@ class CompareScreen(LangpruneScreen[None]):
     def load_choices(self) -> None:
         from langprune.store.queries import filter_choices
 
-        choices = filter_choices(self.app.workspace)
+        try:
+            choices = filter_choices(self.app.workspace)
+        except LangpruneError as exc:  # a damaged database: say so where the table would be
+            self.post_message(CompareLoaded(None, None, exc.report()))
+            return
         self.post_message(ChoicesLoaded(choices.get("metric", []), choices))
 
     def on_choices_loaded(self, message: ChoicesLoaded) -> None:
@@ -141,8 +147,9 @@ class CompareScreen(LangpruneScreen[None]):
                 pick = _first_choice(exc.field, exc.choices)
                 filters[exc.field] = pick
                 auto.append(f"{exc.field}={pick} (of {', '.join(exc.choices)})")
-            except ValueError as exc:  # StoreError: the CLI's words
-                self.post_message(CompareLoaded(None, None, str(exc)))
+            except ValueError as exc:  # StoreError (a damaged database too): the CLI's words
+                text = exc.report() if isinstance(exc, LangpruneError) else str(exc)
+                self.post_message(CompareLoaded(None, None, text))
                 return
         else:
             self.post_message(CompareLoaded(None, None, "could not narrow the comparison down"))
@@ -200,7 +207,7 @@ class CompareScreen(LangpruneScreen[None]):
         body = self.query_one("#compare-table", Static)
         note = self.query_one("#compare-note", Static)
         if message.error or message.table is None:
-            summary.update(f"compare · [red]{message.error}[/red]")
+            summary.update(Text.assemble("compare · ", (str(message.error), "red")))
             body.update("")
             self.table = None
             return

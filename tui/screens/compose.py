@@ -1,19 +1,29 @@
 """Compose screen: build an experiment grid, see it validated as you type, save it, launch it.
 
 Every change schedules a validation in a thread worker (debounced): the form becomes a preset dict,
-`presets.from_dict` validates it (so problems read exactly as the CLI prints them), and the grid
-preview counts runs, runs already done, and estimates device time from past runs of the model.
+`presets.from_dict` validates it, `form.plain` words each problem next to its field, and the grid
+preview counts runs as a product (`form.grid_sentence`), runs already done, and estimates device
+time from past runs of the model. Fields the form has no widget for (analysis, Slurm, task
+options, model labels) are set with ctrl+t: the form as preset TOML in $EDITOR (the app
+suspended), read back, validated and put into the form; a TOML error stays on screen and the
+next ctrl+t reopens the edited text. Saving over a workspace or shipped preset's name asks first.
 """
 
 from __future__ import annotations
 
+import os
+import shlex
+import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import on, work
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import (
     Button,
@@ -42,6 +52,16 @@ BLANK = "(blank)"
 DEBOUNCE_S = 0.15
 
 
+def preset_file_name(name: str) -> str:
+    """The file stem a preset of this experiment name is saved under."""
+    return "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in name.strip())
+
+
+def editor_command() -> list[str]:
+    """$VISUAL, else $EDITOR, else vi (as git does), split as a shell would."""
+    return shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
+
+
 def _error_label(key: str) -> Static:
     return Static("", id=f"err-{key}", classes="field-error")
 
@@ -50,6 +70,7 @@ class ComposeScreen(LangpruneScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "save", "Save preset", priority=True),
         Binding("ctrl+l", "launch", "Launch", priority=True),
+        Binding("ctrl+t", "edit_toml", "Edit as TOML", priority=True),
         Binding("escape", "leave_field", "Leave field", show=False),
     ]
 
@@ -60,6 +81,9 @@ class ComposeScreen(LangpruneScreen[None]):
         self.base: dict[str, Any] = {}
         self._timer: Timer | None = None
         self._loading = False
+        self.default_corpus = form.default_corpus()
+        self.toml_draft: str | None = None  # edited TOML that did not parse, reopened next time
+        self.toml_error = ""  # why it did not (shown above the problems)
 
     # ---- layout ----
     def compose(self) -> ComposeResult:
@@ -68,7 +92,8 @@ class ComposeScreen(LangpruneScreen[None]):
             classes="bar",
             id="compose-summary",
         )
-        with VerticalScroll(id="compose-form"):
+        # not a Tab stop of its own (the first Tab would land on an invisible scroller)
+        with VerticalScroll(id="compose-form", can_focus=False):
             with Horizontal(classes="inline-row"):
                 with Vertical():
                     yield Label("preset (start from)", classes="field-label")
@@ -84,6 +109,22 @@ class ComposeScreen(LangpruneScreen[None]):
                 id="add-model",
             )
             yield _error_label("models")
+            with Horizontal(classes="inline-row"):
+                with Vertical():
+                    yield Label("dtype (every model)", classes="field-label")
+                    yield Select(
+                        [(d, d) for d in form.DTYPES], value="auto", allow_blank=False, id="dtype"
+                    )
+                    yield _error_label("dtype")
+                with Vertical():
+                    yield Label("device (every model)", classes="field-label")
+                    yield Select(
+                        [(d, d) for d in form.DEVICES],
+                        value="auto",
+                        allow_blank=False,
+                        id="device",
+                    )
+                    yield _error_label("device")
             yield Label("methods", classes="field-label")
             with Horizontal(id="methods-row"):
                 for m in METHODS:
@@ -106,9 +147,18 @@ class ComposeScreen(LangpruneScreen[None]):
                 with Vertical():
                     yield Label("corpus", classes="field-label")
                     yield Select(
-                        [(s, s) for s in CORPUS_SOURCES], value="hf", allow_blank=False, id="corpus"
+                        [(s, s) for s in CORPUS_SOURCES],
+                        value=self.default_corpus,
+                        allow_blank=False,
+                        id="corpus",
                     )
                     yield _error_label("corpus")
+            yield Label(
+                "corpus options (key=value, e.g. path=/data/corpus heldout_fraction=0.1)",
+                classes="field-label",
+            )
+            yield Input("", placeholder="none", id="corpus_options")
+            yield _error_label("corpus_options")
             with Horizontal(classes="inline-row"):
                 with Vertical():
                     yield Label("nsamples", classes="field-label")
@@ -121,6 +171,19 @@ class ComposeScreen(LangpruneScreen[None]):
             yield Label("evaluation languages (codes)", classes="field-label")
             yield Input("", placeholder="e.g. ar de en es ru sw zh", id="eval_languages")
             yield _error_label("eval_languages")
+            with Horizontal(classes="inline-row"):
+                with Vertical():
+                    yield Label("eval max tokens / language", classes="field-label")
+                    yield Input("131072", id="max_tokens")
+                    yield _error_label("max_tokens")
+                with Vertical():
+                    yield Label("eval seqlen (blank: calib)", classes="field-label")
+                    yield Input("", placeholder="as calibration", id="eval_seqlen")
+                    yield _error_label("eval_seqlen")
+                with Vertical():
+                    yield Label("eval batch size", classes="field-label")
+                    yield Input("4", id="batch_size")
+                    yield _error_label("batch_size")
             yield Label(
                 "task families (only those with the evaluation languages)", classes="field-label"
             )
@@ -162,15 +225,21 @@ class ComposeScreen(LangpruneScreen[None]):
             name=text("name"),
             description=str(self.base.get("description", "")),
             models=list(self.query_one("#models", SelectionList).selected),
+            dtype=str(self.query_one("#dtype", Select).value),
+            device=str(self.query_one("#device", Select).value),
             methods=[m for m in METHODS if self.query_one(f"#method-{m}", Checkbox).value],
             sparsity=text("sparsity"),
             languages=[c for c in GRID_LANGUAGES if self.query_one(f"#lang-{c}", Checkbox).value],
             mixes=text("mixes"),
             seeds=text("seeds"),
             corpus=str(self.query_one("#corpus", Select).value),
+            corpus_options=text("corpus_options"),
             nsamples=text("nsamples"),
             seqlen=text("seqlen"),
             eval_languages=text("eval_languages"),
+            max_tokens=text("max_tokens"),
+            eval_seqlen=text("eval_seqlen"),
+            batch_size=text("batch_size"),
             tasks=list(self.query_one("#tasks", SelectionList).selected),
             executor=str(self.query_one("#executor", Select).value),
             gpus=text("gpus"),
@@ -187,7 +256,11 @@ class ComposeScreen(LangpruneScreen[None]):
             "seeds",
             "nsamples",
             "seqlen",
+            "corpus_options",
             "eval_languages",
+            "max_tokens",
+            "eval_seqlen",
+            "batch_size",
             "gpus",
         ):
             self.query_one(f"#{wid}", Input).value = getattr(v, wid)
@@ -208,6 +281,14 @@ class ComposeScreen(LangpruneScreen[None]):
             self.query_one("#mixes", Input).value = " ".join([*extra, v.mixes]).strip()
         if v.corpus in CORPUS_SOURCES:
             self.query_one("#corpus", Select).value = v.corpus
+        for wid, value, allowed in (
+            ("dtype", v.dtype, form.DTYPES),
+            ("device", v.device, form.DEVICES),
+        ):
+            select = self.query_one(f"#{wid}", Select)
+            options = [*allowed, *([form.PER_MODEL] if value == form.PER_MODEL else [])]
+            select.set_options([(o, o) for o in options])
+            select.value = value if value in options else "auto"
         self.query_one("#executor", Select).value = (
             v.executor if v.executor in ("local", "slurm") else "local"
         )
@@ -270,16 +351,13 @@ class ComposeScreen(LangpruneScreen[None]):
         by_field = form.problems_by_field(message.problems)
         for key in form.FIELD_PATHS:
             label = self.query_one(f"#err-{key}", Static)
-            lines = by_field.get(key, [])
-            label.update("\n".join(f"✗ {p}" for p in lines))
+            lines = form.plain_problems(by_field.get(key, []))
+            label.update(Text("\n".join(f"✗ {p}" for p in lines)))
             label.set_class(bool(lines), "-shown")
-        other = by_field.get(None, [])
-        box = self.query_one("#problems", Static)
-        box.update("\n".join(f"✗ {p}" for p in other))
-        box.display = bool(other)
+        self._show_other(form.plain_problems(by_field.get(None, [])))
         pv = message.preview
         if message.problems:
-            n = len(message.problems)
+            n = len(form.plain_problems(message.problems))
             self.valid = None
             self.query_one("#preview", Static).update(
                 f"[b red]{n} problem{'s' * (n > 1)}[/] (shown next to the fields) · fix to save or launch"
@@ -294,10 +372,18 @@ class ComposeScreen(LangpruneScreen[None]):
                     f"≈ {format_duration(pv.estimate_s)} device time (from {pv.history} past runs)"
                 )
             active = f" · {pv.queued_or_running} queued/running" if pv.queued_or_running else ""
-            self.query_one("#preview", Static).update(
-                f"[b green]✓ valid[/] · [b]{pv.runs}[/] runs · {pv.done} already done{active} · "
-                f"{todo} to run · {est}"
-            )
+            line = Text.from_markup("[b green]✓ valid[/] · ")
+            line.append(pv.sentence or str(pv.runs), style="bold")
+            line.append(f" runs · {pv.done} already done{active} · {todo} to run · {est}")
+            self.query_one("#preview", Static).update(line)
+
+    def _show_other(self, lines: list[str]) -> None:
+        """Problems of no form field, and a TOML edit that did not read back."""
+        if self.toml_error:
+            lines = [self.toml_error, *lines]
+        box = self.query_one("#problems", Static)
+        box.update(Text("\n".join(f"✗ {p}" for p in lines)))
+        box.display = bool(lines)
 
     # ---- presets and recent models ----
     @work(thread=True, exclusive=True, group="compose-load", name="load presets")
@@ -387,8 +473,32 @@ class ComposeScreen(LangpruneScreen[None]):
         return True
 
     def action_save(self) -> None:
-        if self._ready("save"):
-            self.save(form.to_dict(self.values()))
+        if not self._ready("save"):
+            return
+        data = form.to_dict(self.values())
+        from langprune.engine.spec import presets
+
+        name = preset_file_name(str(data.get("name", "")))
+        path = self.app.workspace / "presets" / f"{name}.toml"
+        shipped = presets.builtin_dir() / f"{name}.toml"
+        if path.is_file():
+            question = f"A preset named {name} exists ({path}). Replace it?"
+        elif shipped.is_file():
+            question = (
+                f"{name} is a shipped preset. Saving makes your copy ({path}) hide it "
+                f"wherever the name {name} is used. Save anyway?"
+            )
+        else:
+            self.save(data)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.save(data)
+            else:
+                self.notify("not saved: give the experiment another name to keep both")
+
+        self.app.push_screen(ConfirmScreen(question, "Save (y)", "Keep it (n)"), answered)
 
     @work(thread=True, group="compose-save", name="save preset")
     def save(self, data: dict[str, Any]) -> None:
@@ -398,7 +508,7 @@ class ComposeScreen(LangpruneScreen[None]):
         if exp is None:
             self.post_message(ActionDone("cannot save: " + "; ".join(problems), "error"))
             return
-        name = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in exp.name)
+        name = preset_file_name(exp.name)
         path = self.app.workspace / "presets" / f"{name}.toml"
         text = tomlwrite.dumps(
             data, header=f"{exp.name}: saved from the langprune TUI ({len(exp.runs())} runs)"
@@ -428,3 +538,88 @@ class ComposeScreen(LangpruneScreen[None]):
 
     def action_leave_field(self) -> None:
         self.set_focus(None)  # so that 1-4 and ? reach the app again
+
+    # ---- edit as TOML ----
+    def action_edit_toml(self) -> None:
+        """The whole form as preset TOML in $VISUAL/$EDITOR; on return, validated into the form."""
+        from langprune.tui import tomlwrite
+
+        text = self.toml_draft
+        if text is None:
+            text = tomlwrite.dumps(
+                form.to_dict(self.values()),
+                header="the compose form as a preset: edit, save and quit; ctrl+t reopens it",
+            )
+        with tempfile.TemporaryDirectory(prefix="langprune-compose-") as tmp:
+            path = Path(tmp) / "experiment.toml"
+            path.write_text(text, encoding="utf-8")
+            command = [*editor_command(), str(path)]
+            try:
+                with self.app.suspend():
+                    done = subprocess.run(command, check=False)
+            except SuspendNotSupported:  # no terminal to hand over (headless): run it as it is
+                done = subprocess.run(command, check=False, capture_output=True)
+            except OSError as exc:
+                self.notify(f"cannot start the editor {command[0]!r}: {exc}", severity="error")
+                return
+            edited = path.read_text(encoding="utf-8")
+        self.refresh(layout=True)
+        if done.returncode != 0:
+            self.notify(f"the editor exited with {done.returncode}; the form is unchanged")
+            return
+        self.take_toml(edited)
+
+    def take_toml(self, text: str) -> None:
+        """Put edited preset TOML into the form, or keep it as a draft and say what is wrong."""
+        from langprune.engine.spec import presets
+        from langprune.engine.spec.errors import SpecError
+
+        try:
+            data = presets.parse_toml(text, "the edited TOML")
+        except SpecError as exc:
+            self.toml_draft = text
+            self.toml_error = "edited TOML not used: " + "; ".join(exc.problems)
+            self.toml_error += " (ctrl+t reopens your text)"
+            self._show_other([])
+            return
+        # problems of no form field (an unknown key, say) would be lost in the form: keep the text
+        unplaced = form.problems_by_field(form.validate(data)[1]).get(None, [])
+        if unplaced:
+            self.toml_draft = text
+            self.toml_error = "edited TOML not used: " + "; ".join(form.plain_problems(unplaced))
+            self.toml_error += " (ctrl+t reopens your text)"
+            self._show_other([])
+            return
+        self.toml_draft = None
+        self.toml_error = ""
+        self.fill(form.from_experiment(data))
+        self.schedule_check()
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """A yes/no question naming what will happen: y/Enter does it, n/Esc does not."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y,enter", "yes", "Yes"),
+        Binding("n,escape", "no", "No"),
+    ]
+
+    def __init__(self, question: str, yes: str = "Yes (y)", no: str = "No (n)") -> None:
+        super().__init__()
+        self.question = question
+        self.labels = (yes, no)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="export-box"):
+            yield Label(Text(self.question), id="confirm-question")
+            with Horizontal(id="preview-buttons"):
+                yield Button(self.labels[0], id="confirm-yes", variant="warning")
+                yield Button(self.labels[1], id="confirm-no")
+
+    @on(Button.Pressed, "#confirm-yes")
+    def action_yes(self) -> None:
+        self.dismiss(True)
+
+    @on(Button.Pressed, "#confirm-no")
+    def action_no(self) -> None:
+        self.dismiss(False)

@@ -14,6 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Footer, Input, Static
 
+from langprune.errors import LangpruneError
 from langprune.tui.messages import ResultsLoaded
 from langprune.tui.screens.base import LangpruneScreen
 from langprune.tui.widgets.lazytable import Column, LazyTable
@@ -99,8 +100,9 @@ class ResultsScreen(LangpruneScreen[None]):
 
         try:
             columns, rows = results_data.load(self.app.workspace, expr)
-        except ValueError as exc:  # FilterError / StoreError: the CLI's words
-            self.post_message(ResultsLoaded([], [], 0, error=str(exc)))
+        except ValueError as exc:  # FilterError / StoreError (a damaged database): the CLI's words
+            text = exc.report() if isinstance(exc, LangpruneError) else str(exc)
+            self.post_message(ResultsLoaded([], [], 0, error=text))
             return
         shown = self._view(rows, text, sort_index, reverse)
         self.post_message(ResultsLoaded(columns, shown, len(rows), all_rows=rows))
@@ -124,7 +126,7 @@ class ResultsScreen(LangpruneScreen[None]):
         table = self.query_one(LazyTable)
         summary = self.query_one("#results-summary", Static)
         if message.error:
-            summary.update(f"results · [red]{message.error}[/red]")
+            summary.update(Text.assemble("results · ", (message.error, "red")))
             return
         if message.columns != self.columns:
             self.columns = message.columns
