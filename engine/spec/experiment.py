@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import re
+import unicodedata
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -214,7 +216,24 @@ class EvaluationSpec(Strict):
         return _unique([check_code(x) for x in v], "language")
 
 
+def sbatch_text_problem(value: str) -> str | None:
+    """Why `value` cannot go into a `#SBATCH` line (a control character such as a newline would
+    end the line and run the rest as a command in the batch script), or None."""
+    for i, ch in enumerate(value):
+        if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp"):
+            return (
+                f"contains a control character ({ch!r} at position {i}); sbatch options are "
+                "one line of printable text"
+            )
+    return None
+
+
+SBATCH_OPTION = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+
+
 class SlurmSpec(Strict):
+    """[runner.slurm]: what reaches sbatch. Every text is one printable line (checked here)."""
+
     partition: str | None = None
     account: str | None = None
     qos: str | None = None
@@ -224,6 +243,28 @@ class SlurmSpec(Strict):
     cpus_per_task: int = Field(default=8, gt=0, le=SIZE_MAX)
     mem_gb: int = Field(default=64, gt=0, le=SIZE_MAX)
     extra: dict[str, str | int] = Field(default_factory=dict)
+
+    @field_validator("partition", "account", "qos", "time")
+    @classmethod
+    def _one_line(cls, v: str | None) -> str | None:
+        problem = None if v is None else sbatch_text_problem(v)
+        if problem:
+            raise ValueError(f"{v!r} {problem}")
+        return v
+
+    @field_validator("extra")
+    @classmethod
+    def _options(cls, v: dict[str, str | int]) -> dict[str, str | int]:
+        for key, value in v.items():
+            if not SBATCH_OPTION.fullmatch(key):
+                raise ValueError(
+                    f"{key!r} is not an sbatch option name (letters, digits, '-' and '_', "
+                    "e.g. constraint or gres)"
+                )
+            problem = sbatch_text_problem(str(value))
+            if problem:
+                raise ValueError(f"{key} = {value!r} {problem}")
+        return v
 
 
 class RunnerSpec(Strict):

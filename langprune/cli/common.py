@@ -45,6 +45,9 @@ def fail_with_problems(problems: list[str]) -> NoReturn:
 
 
 def console():  # -> rich.console.Console, imported lazily
+    """The CLI's console. Markup is off: every string printed (a model label, an experiment name,
+    an error) is shown as the text it is, never read as Rich markup; styles are given as `style=`
+    or as rich.text.Text."""
     from rich.console import Console
 
-    return Console()
+    return Console(markup=False)

@@ -15,6 +15,7 @@ presets_app = typer.Typer(help="List, show and validate experiment presets.", no
 def presets_list(ctx: typer.Context) -> None:
     """List the presets (shipped ones and those saved in the workspace)."""
     from rich.table import Table
+    from rich.text import Text
 
     from langprune.engine.spec import presets
 
@@ -32,7 +33,8 @@ def presets_list(ctx: typer.Context) -> None:
                 str(path),
             )
         except Exception as exc:  # a broken user preset must not hide the others
-            table.add_row(name, "-", f"[red]invalid: {str(exc).splitlines()[0]}[/red]", where)
+            invalid = Text(f"invalid: {str(exc).splitlines()[0]}", style="red")
+            table.add_row(name, "-", invalid, where)
     console().print(table)
 
 

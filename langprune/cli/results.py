@@ -291,7 +291,7 @@ def compare(
         console().print(_rich_compare(table))
         console().print(diagonal_wins(table).sentence())
         for note in table.footnotes():
-            console().print(f"[dim]* {note}[/dim]")
+            console().print(f"* {note}", style="dim")
     else:
         sys.stdout.write(exporter.render(table, fmt_name))
 

@@ -235,11 +235,12 @@ def follow(ws: Path, run_ids: list[str] | None) -> None:
         out.print("no active runs")
         return
     bars = Progress(
-        TextColumn("{task.fields[rid]}"),
-        TextColumn("{task.description}", style="bold"),
+        # markup=False: labels and errors are the user's text, shown as it is
+        TextColumn("{task.fields[rid]}", markup=False),
+        TextColumn("{task.description}", style="bold", markup=False),
         BarColumn(),
         TextColumn("{task.percentage:>3.0f}%"),
-        TextColumn("{task.fields[info]}"),
+        TextColumn("{task.fields[info]}", markup=False),
         TimeRemainingColumn(),
         console=out,
         refresh_per_second=4,

@@ -154,7 +154,7 @@ class ResultsScreen(LangpruneScreen[None]):
             )
         if not message.total and not self.filter_expr:
             parts.append("no runs yet (press 1 to compose a grid)")
-        summary.update(" · ".join(parts))
+        summary.update(Text(" · ".join(parts)))  # a filter or search is text, never markup
 
     # ---- keys ----
     def action_search(self) -> None:

@@ -195,13 +195,14 @@ class RunsScreen(LangpruneScreen[None]):
         for r in self.rows:
             counts[r.state] = counts.get(r.state, 0) + 1
         parts = [f"{counts[s]} {s}" for s in STATE_ORDER if counts.get(s)]
-        summary = f"runs: {len(self.rows)}" + (" · " + " · ".join(parts) if parts else "")
+        # Text, never markup: a filter expression or an error is the user's text
+        summary = Text(f"runs: {len(self.rows)}" + (" · " + " · ".join(parts) if parts else ""))
         if self.filter_expr:
-            summary += f" · filter: {self.filter_expr}"
+            summary.append(f" · filter: {self.filter_expr}")
         if message.filter_error:
-            summary += f"  [red]{message.filter_error}[/red]"
+            summary.append(f"  {message.filter_error}", style="red")
         elif not self.rows and not self.filter_expr:
-            summary += " · nothing yet: press 1 to compose a grid, or `langprune run smoke`"
+            summary.append(" · nothing yet: press 1 to compose a grid, or `langprune run smoke`")
         self.query_one("#runs-summary", Static).update(summary)
         if self.selected_id is None and self.rows:
             self._select(0)
@@ -227,12 +228,12 @@ class RunsScreen(LangpruneScreen[None]):
         row = self.rows[index]
         if row.id != self.selected_id:
             self.selected_id = row.id
-            title = (
+            title = Text(
                 f"log · {row.id} · {dash(row.method)} {dash(row.sparsity)} "
                 f"calib={dash(row.calibration_language)} seed={dash(row.seed)}"
             )
             if row.error:
-                title += f" · [red]{row.error}[/red]"
+                title.append(f" · {row.error}", style="red")
             self.query_one("#log-title", Static).update(title)
             self.query_one("#log-tail", Log).clear()
             self._wake.set()
