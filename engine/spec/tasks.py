@@ -53,7 +53,9 @@ _GLOBAL_MMLU_FULL = (
 )
 
 # MMLU-ProX (a group per language; the lite set is 658 questions of each).
-_MMLU_PROX = "af ar bn cs de en es fr hi hu id it ja ko mr ne pt ru sr sw te th uk ur vi wo yo zh zu"
+_MMLU_PROX = (
+    "af ar bn cs de en es fr hi hu id it ja ko mr ne pt ru sr sw te th uk ur vi wo yo zh zu"
+)
 
 # Global PIQA, parallel split (the same items in every language): one variety per ISO 639-1 code,
 # the standard one (Modern Standard Arabic, Spanish of Spain, French of France, European
@@ -110,7 +112,7 @@ TASK_FAMILIES: dict[str, dict[str, str]] = {
     "mmmlu": {lang: f"mmmlu_{slug}" for lang, slug in _MMMLU.items()},
     # extractive QA, generated answers (exact match, F1); no Swahili in either
     "xquad": _same("xquad_", "ar de el en es hi ro ru th tr vi"),
-    "mlqa": {lang: f"mlqa_{lang}_{lang}" for lang in "ar de en es hi vi zh".split()},
+    "mlqa": {lang: f"mlqa_{lang}_{lang}" for lang in ("ar", "de", "en", "es", "hi", "vi", "zh")},
     # AfroBench (prompt 1 of its five): knowledge, inference and reasoning in Swahili and English
     "afrimmlu": {"en": "afrimmlu_direct_eng_prompt_1", "sw": "afrimmlu_direct_swa_prompt_1"},
     "afrixnli": {"en": "afrixnli_eng_prompt_1", "sw": "afrixnli_swa_prompt_1"},
