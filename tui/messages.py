@@ -12,8 +12,9 @@ from textual.message import Message
 class RunsPolled(Message):
     """A fresh reading of every run directory (runs screen)."""
 
-    rows: list[Any]  # list[store.records.RunRecord]
+    rows: list[Any]  # list[store.records.RunRecord], in display order
     filter_error: str | None = None
+    monitor: Any | None = None  # tui.monitor.Monitor: ETAs, slots, counts
 
 
 @dataclass

@@ -35,6 +35,30 @@ def state_text(state: str) -> Text:
     return Text(state, style=STATE_STYLE.get(state, ""))
 
 
+def action_question(verb: str, rows: Any, consequence: str = "") -> str:
+    """The question before an action on runs, naming what it does: 'Cancel 3 running runs of
+    experiment smoke?' (CLI and TUI ask the same). `rows` are RunRecords."""
+    by_state: dict[str, int] = {}
+    experiments: list[str] = []
+    for r in rows:
+        by_state[r.state] = by_state.get(r.state, 0) + 1
+        if r.experiment and r.experiment not in experiments:
+            experiments.append(r.experiment)
+    n = sum(by_state.values())
+    noun = "run" if n == 1 else "runs"
+    if len(by_state) == 1:
+        text = f"{verb} {n} {next(iter(by_state))} {noun}"
+    else:
+        parts = ", ".join(f"{k} {s}" for s, k in by_state.items())
+        text = f"{verb} {n} {noun} ({parts})"
+    if len(experiments) == 1:
+        text += f" of experiment {experiments[0]}"
+    elif experiments:
+        text += f" of {len(experiments)} experiments ({', '.join(experiments[:3])}"
+        text += ", ...)" if len(experiments) > 3 else ")"
+    return f"{text}?{' ' + consequence if consequence else ''}"
+
+
 def dash(value: Any) -> str:
     """A value for a table cell: '-' for None or empty."""
     return "-" if value is None or value == "" else str(value)

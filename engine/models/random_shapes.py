@@ -54,7 +54,7 @@ ARCHITECTURES: dict[str, tuple[str, dict[str, Any]]] = {
             num_attention_heads=12,
             num_key_value_heads=12,
             max_position_embeddings=4096,
-                ),
+        ),
     ),
     "llama-8b": (
         "LlamaConfig",

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from langprune.cellid import cell_id, uses_calibration
 from langprune.engine.spec.languages import check_code, parse_calibration_language
-from langprune.engine.spec.tasks import task_index
+from langprune.engine.spec.tasks import TASK_FAMILIES, task_index
 from langprune.vocab import DENSE, OWL_METHODS, canonical_sparsity
 
 CORPUS_SOURCES = ("hf", "files", "handbook", "synthetic")
@@ -332,6 +332,15 @@ class Experiment(Strict):
             return self
         index = task_index(self.evaluation.task_paths)
         for i, task in enumerate(self.evaluation.tasks):
+            table = TASK_FAMILIES.get(task.family)
+            if table is not None and task.languages is not None:
+                # explicit languages must exist; inherited ones are taken where the family has them
+                missing = [lang for lang in task.languages if lang not in table]
+                if missing:
+                    problems.append(
+                        f"evaluation.tasks[{i}].languages: {task.family} has no "
+                        f"{', '.join(missing)} (it has: {' '.join(sorted(table))})"
+                    )
             if index.knows(task.family):
                 continue
             known = ", ".join(index.allowed())

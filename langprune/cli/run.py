@@ -339,35 +339,116 @@ def logs(
         pass
 
 
+def _chosen(ws: Path, targets: list[str] | None, *, everything: bool) -> tuple[list[Any], bool]:
+    """The runs named by `targets` (run ids or unique prefixes, and filter terms as `results`
+    takes them: experiment=smoke state=failed method=sparsegpt), as RunRecords; with
+    `everything`, every run. Ids and terms together: the named runs the terms keep. Also says
+    whether this was a bulk request (a filter, --all, or more than one run)."""
+    from langprune.engine.run.launcher import find_runs
+    from langprune.store import filters, records
+
+    targets = list(targets or [])
+    terms = [t for t in targets if filters.is_term(t)]
+    ids = [t for t in targets if not filters.is_term(t)]
+    conditions = filters.parse_filter(terms)  # a bad term: the same message as `results`
+    if ids:
+        dirs = find_runs(ws, ids)
+    elif terms or everything:
+        dirs = find_runs(ws, None)
+    else:
+        dirs = []
+    rows = filters.filter_records([records.read(rd) for rd in dirs], conditions)
+    return rows, bool(terms) or everything or len(rows) > 1
+
+
+def _confirm(question: str, yes: bool) -> bool:
+    """Ask `question` on the terminal; --yes answers for the user. Without a terminal to ask
+    on and without --yes, refuse (one line, exit 2): a script must say --yes."""
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise LangpruneError(f"{question} Not confirmed: stdin is not a terminal (add --yes)")
+    answer = input(f"{question} [y/N] ").strip().lower()
+    return answer in ("y", "yes")
+
+
 def cancel(
     ctx: typer.Context,
-    run_ids: list[str] = typer.Argument(None, help="Run ids (or unique prefixes)."),
+    targets: list[str] = typer.Argument(
+        None, help="Run ids (or unique prefixes) and/or filter terms, e.g. experiment=smoke."
+    ),
     all_: bool = typer.Option(False, "--all", help="Cancel every queued or running run."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before stopping work."),
 ) -> None:
-    """Stop runs: queued ones never start; running ones stop within 5 s (the whole worker)."""
-    from langprune.engine.run.launcher import cancel as do_cancel
+    """Stop runs: queued ones never start; running ones stop within 5 s (the whole worker).
 
-    if not run_ids and not all_:
-        print("error: name runs to cancel, or --all", file=sys.stderr)
-        raise typer.Exit(2)
+    Takes run ids and the filter terms of `results` (`langprune cancel experiment=smoke
+    state=running`). Asks first when running work would stop or more than one run is meant.
+    """
+    from langprune.engine.run.launcher import cancel as do_cancel
+    from langprune.tui.render import action_question
+
+    if not targets and not all_:
+        raise LangpruneError(
+            "cancel: name runs (ids or filter terms such as experiment=smoke), or --all"
+        )
     ws = state(ctx).workspace()
-    outcome = do_cancel(ws, None if all_ else run_ids)
+    rows, bulk = _chosen(ws, targets, everything=all_)
+    active = [r for r in rows if r.active]
+    for r in rows:
+        if not r.active and not bulk:
+            typer.echo(f"{r.id}: already {r.state}")
+    if not active:
+        if bulk:
+            typer.echo("nothing to cancel")
+        return
+    if bulk or any(r.state == "running" for r in active):
+        question = action_question("Cancel", active, "Running work is lost.")
+        if not _confirm(question, yes):
+            typer.echo("not cancelled")
+            return
+    outcome = do_cancel(ws, [r.id for r in active])
     for rid, what in outcome.items():
         typer.echo(f"{rid}: {what}")
-    if not outcome:
-        typer.echo("nothing to cancel")
 
 
 def retry(
     ctx: typer.Context,
-    run_ids: list[str] = typer.Argument(None, help="Run ids (or unique prefixes)."),
+    targets: list[str] = typer.Argument(
+        None, help="Run ids (or unique prefixes) and/or filter terms, e.g. state=failed."
+    ),
     failed: bool = typer.Option(False, "--failed", help="Every failed run."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before redoing runs."),
 ) -> None:
-    """Run failed or cancelled runs again from scratch (no arguments: every failed and cancelled one)."""
+    """Run runs again from scratch (no arguments: every failed and cancelled one).
+
+    Takes run ids and the filter terms of `results` (`langprune retry state=failed
+    method=sparsegpt`). Asks first when a done run would be redone or more than one run is meant.
+    Queued and running runs are left alone.
+    """
     from langprune.engine.run.launcher import retry as do_retry
+    from langprune.tui.render import action_question
 
     ws = state(ctx).workspace()
-    queued = do_retry(ws, run_ids or None, failed=failed)
+    if failed:
+        targets = [*(targets or []), "state=failed"]
+    elif not targets:
+        targets = ["state=failed,cancelled"]
+    rows, bulk = _chosen(ws, targets, everything=False)
+    ready = [r for r in rows if not r.active]
+    left = len(rows) - len(ready)
+    if not ready:
+        typer.echo("queued again: nothing" + (f" ({left} queued or running)" if left else ""))
+        return
+    if bulk or any(r.state == "done" for r in ready):
+        note = "They start from scratch"
+        if any(r.state == "done" for r in ready):
+            note += "; the results of done runs are discarded"
+        note += f" ({left} queued or running left alone)." if left else "."
+        if not _confirm(action_question("Retry", ready, note), yes):
+            typer.echo("not retried")
+            return
+    queued = do_retry(ws, [r.id for r in ready])
     typer.echo(f"queued again: {' '.join(queued) if queued else 'nothing'}")
 
 

@@ -126,6 +126,7 @@ def build(
                     "total": 4,
                     "tokens_per_s": 512.0,
                     "eta_s": 42.0,
+                    "mem_bytes": 1_288_490_189,
                 }
             ]
         elif state == "failed":
