@@ -44,6 +44,12 @@ def fail_with_problems(problems: list[str]) -> NoReturn:
     sys.exit(2)
 
 
+def warn(lines: list[str]) -> None:
+    """Print warnings to stderr, one `warning:` line each (the command goes on)."""
+    for line in lines:
+        print(f"warning: {line}", file=sys.stderr)
+
+
 def console():  # -> rich.console.Console, imported lazily
     """The CLI's console. Markup is off: every string printed (a model label, an experiment name,
     an error) is shown as the text it is, never read as Rich markup; styles are given as `style=`

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from langprune.cli.common import console, state
+from langprune.cli.common import console, state, warn
 
 presets_app = typer.Typer(help="List, show and validate experiment presets.", no_args_is_help=True)
 
@@ -52,10 +52,12 @@ def presets_show(
 
 @presets_app.command("validate")
 def presets_validate(path: Path = typer.Argument(..., help="A preset .toml file.")) -> None:
-    """Validate a preset file; exit 2 with one line per problem if it is invalid."""
-    from langprune.engine.spec import presets
+    """Validate a preset file and what it needs from this machine (models, corpus languages,
+    context); exit 2 with one line per problem if it is invalid."""
+    from langprune.engine.spec import preflight, presets
 
     exp = presets.load(str(path))
+    warn(preflight.check(exp, launch=False))
     typer.echo(f"{path}: valid ({len(exp.runs())} runs)")
 
 
@@ -63,12 +65,13 @@ def plan(
     ctx: typer.Context, preset: str = typer.Argument(..., help="Preset name or path.")
 ) -> None:
     """Print the expanded grid of a preset and whether each run already exists in the workspace."""
-    from langprune.engine.spec import presets
+    from langprune.engine.spec import preflight, presets
     from langprune.store.rundir import RunDir
     from langprune.tui.render import active_first, listing_table, state_text, workspace_line
     from langprune.workspace import runs_dir
 
     exp = presets.load(preset, state(ctx).workspace_path())
+    warn(preflight.check(exp, launch=False))
     ws = state(ctx).workspace(optional=True)
     runs = exp.runs()
     table = listing_table(f"{exp.name}: {len(runs)} runs")

@@ -69,11 +69,12 @@ def run(
 ) -> None:
     """Launch a preset's grid in the background (local GPUs or Slurm); runs already done are skipped."""
     from langprune.engine.run.launcher import check_launch, launch
-    from langprune.engine.spec import presets
+    from langprune.engine.spec import preflight, presets
 
     if executor not in (None, "local", "slurm"):
         raise typer.BadParameter(f"{executor!r} (allowed: local, slurm)", param_hint="--executor")
     exp = presets.load(preset, state(ctx).workspace_path())
+    preflight.check(exp)  # what the grid needs from this machine, before anything is written
     overrides: dict[str, Any] = {
         "partition": partition,
         "account": account,
