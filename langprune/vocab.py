@@ -21,7 +21,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-METHODS: tuple[str, ...] = ("magnitude", "wanda", "sparsegpt")
+# The pruning methods, in registration order (engine/prune/methods.py). "<base>_owl" is the base
+# method with OWL's outlier-weighted sparsity per layer (unstructured only).
+METHODS: tuple[str, ...] = (
+    "magnitude", "wanda", "sparsegpt", "ria", "magnitude_owl", "wanda_owl", "sparsegpt_owl",
+)  # fmt: skip
+OWL_METHODS: tuple[str, ...] = tuple(m for m in METHODS if m.endswith("_owl"))
 DENSE = "dense"
 # "damaged": a run whose files cannot be read as written (an unreadable directory, a truncated or
 # garbled status.json, spec.json or metrics.jsonl). It is read, never written; nothing schedules,

@@ -1,7 +1,10 @@
 """Analysis results in the database, rebuilt from run dirs like everything else (numpy + DuckDB).
 
 Tables (schema version 6):
-  analysis      one row per figure of a run's analysis.jsonl (drift per layer, LAPE neuron rows);
+  analysis      one row per figure of a run's analysis.jsonl (drift per layer, LAPE neuron rows),
+                and the OWL allocation of an *_owl run from its status.json (analysis 'owl',
+                language = calibration language, one row per layer and metric 'layer_sparsity' |
+                'outlier_pct');
   masks         one row per run with a masks.npz: its row fraction (NULL = full) and size;
   mask_overlap  one row per (pair of runs, scope, key): the Jaccard index of their pruned sets and
                 its standard error (store/masks.py), for every pair of runs of one model
@@ -61,6 +64,22 @@ def analysis_rows(run_id: str, rows: list[dict[str, Any]]) -> list[tuple[Any, ..
     return out
 
 
+def owl_rows(run_id: str, language: str | None, owl: Any) -> list[tuple[Any, ...]]:
+    """The rows of an OWL allocation as status.json holds it ({"m", "lam", "outlier_pct",
+    "layer_sparsity"}: lists by decoder layer); nothing for a run without one."""
+    if not isinstance(owl, dict):
+        return []
+    out = []
+    for metric in ("layer_sparsity", "outlier_pct"):
+        values = owl.get(metric)
+        if isinstance(values, list):
+            out += [
+                (run_id, "owl", language, layer, None, metric, _num(v), None)
+                for layer, v in enumerate(values)
+            ]
+    return out
+
+
 def sync(
     con: duckdb.DuckDBPyConnection, runs_root: Path, updated: list[str], removed: list[str]
 ) -> int:
@@ -83,6 +102,8 @@ def sync(
                 rows = analysis_rows(run_id, rd.read_analysis())
             except OSError:
                 continue  # unreadable since the run was read: the next ingest reports it
+            spec = rd.read_spec() or {}
+            rows += owl_rows(run_id, spec.get("calibration_language"), rd.status().get("owl"))
             if rows:
                 con.executemany(
                     f"INSERT INTO analysis VALUES ({', '.join('?' * len(ANALYSIS_COLUMNS))})", rows

@@ -10,6 +10,9 @@ Each view is one `Matrix` per (model, method, sparsity) group left after the fil
            the share of that language's LAPE neurons' weights kept (`kept`), spread = std.
 - drift:   rows = calibration language x evaluation language ('de@en' = calibrated in de,
            evaluated in en), columns = decoder layer; cell = mean relative error over seeds.
+- owl:     rows = calibration language, columns = decoder layer; cell = mean over seeds of the
+           layer's OWL sparsity (an *_owl method's allocation), then the same for its outlier
+           ratio (percent of scores above m x the layer mean), spread = std.
 """
 
 from __future__ import annotations
@@ -27,8 +30,8 @@ from langprune.store.errors import StoreError
 from langprune.store.ingest import ingest
 from langprune.workspace import db_path as default_db_path
 
-Kind = Literal["masks", "neurons", "drift"]
-KINDS: tuple[str, ...] = ("masks", "neurons", "drift")
+Kind = Literal["masks", "neurons", "drift", "owl"]
+KINDS: tuple[str, ...] = ("masks", "neurons", "drift", "owl")
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,15 @@ def analysis(
             ).fetchall()
             return _masks(rows)
         where, params = _where(model, method, level, "r")
+        if kind == "owl":
+            rows = con.execute(
+                f"""SELECT r.model, r.method, r.sparsity, r.calibration_language, x.metric,
+                       x.layer, x.value
+                FROM analysis x JOIN runs r ON r.id = x.run_id
+                WHERE x.analysis = 'owl' AND {where} ORDER BY 1, 2, 3""",
+                params,
+            ).fetchall()
+            return _owl(rows)
         metric = "kept" if kind == "neurons" else "rel_error"
         layer_sql = "x.layer IS NULL" if kind == "neurons" else "x.layer IS NOT NULL"
         rows = con.execute(
@@ -234,6 +246,35 @@ def _drift(rows: list[tuple[Any, ...]]) -> list[Matrix]:
                 _group(key),
             )
         )
+    return out
+
+
+_OWL_TITLES = {
+    "layer_sparsity": "OWL layer sparsity by calibration language",
+    "outlier_pct": "OWL outlier ratio (% of scores above m x layer mean) by calibration language",
+}
+
+
+def _owl(rows: list[tuple[Any, ...]]) -> list[Matrix]:
+    out = []
+    for key, members in _groups(rows).items():
+        for metric, title in _OWL_TITLES.items():
+            vals: dict[tuple[str, str], list[float]] = {}
+            for *_, cal, m, layer, value in members:
+                if m == metric:
+                    vals.setdefault((str(cal), str(layer)), []).append(value)
+            if vals:
+                out.append(
+                    Matrix(
+                        title,
+                        "calibration",
+                        "layer",
+                        _lang_order(c[0] for c in vals),
+                        sorted({c[1] for c in vals}, key=int),
+                        {c: _cell(v) for c, v in vals.items()},
+                        _group(key),
+                    )
+                )
     return out
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from langprune.store.errors import FilterError
+from langprune.store.records import RunRecord
 from langprune.vocab import DENSE, METHODS, STATES, Sparsity
 
 # key -> (SQL column(s), kind). kind: str | num | int | state | id | sparsity | method
@@ -177,3 +178,76 @@ def to_sql(conditions: Sequence[Condition], alias: str = "") -> tuple[str, list[
             clause = f"(NOT coalesce({clause}, FALSE))"
         clauses.append(clause)
     return (" AND ".join(clauses) or "TRUE"), params
+
+
+# The columns of a run listing that the filter keys read (to_sql), filled from RunRecord fields.
+_RECORD_COLUMNS = (
+    ("id", "VARCHAR"),
+    ("experiment", "VARCHAR"),
+    ("model", "VARCHAR"),
+    ("model_id", "VARCHAR"),
+    ("method", "VARCHAR"),
+    ("sparsity", "VARCHAR"),
+    ("sparsity_fraction", "DOUBLE"),
+    ("calibration_language", "VARCHAR"),
+    ("corpus", "VARCHAR"),
+    ("seed", "BIGINT"),
+    ("nsamples", "BIGINT"),
+    ("seqlen", "BIGINT"),
+    ("state", "VARCHAR"),
+    ("host", "VARCHAR"),
+    ("device", "VARCHAR"),
+    ("achieved_sparsity", "DOUBLE"),
+)
+
+
+def _record_values(r: RunRecord) -> tuple[Any, ...]:
+    return (
+        r.id,
+        r.experiment,
+        r.model,
+        r.model_id,
+        r.method,
+        r.sparsity,
+        r.sparsity_fraction,
+        r.calibration_language,
+        r.corpus,
+        r.seed,
+        r.nsamples,
+        r.seqlen,
+        r.state,
+        r.host,
+        r.device,
+        r.achieved,
+    )
+
+
+def filter_records(rows: Sequence[RunRecord], conditions: Sequence[Condition]) -> list[RunRecord]:
+    """The RunRecords (store/records.py, read from run dirs) that `conditions` keep, in order.
+
+    Exactly the semantics of `results`: the rows go into a throw-away in-memory DuckDB table and
+    this module's own WHERE clause (to_sql) selects from it. Used by the runs screen and by the
+    CLI's `cancel`/`retry` filter terms, which read live run dirs, not the database.
+    """
+    if not conditions:
+        return list(rows)
+    import duckdb
+
+    where, params = to_sql(conditions)
+    con = duckdb.connect(":memory:")
+    try:
+        columns = ", ".join(f"{name} {kind}" for name, kind in _RECORD_COLUMNS)
+        con.execute(f"CREATE TABLE runs ({columns}, pos BIGINT)")
+        con.executemany(
+            "INSERT INTO runs VALUES (" + ", ".join("?" * (len(_RECORD_COLUMNS) + 1)) + ")",
+            [(*_record_values(r), i) for i, r in enumerate(rows)],
+        )
+        keep = con.execute(f"SELECT pos FROM runs WHERE {where} ORDER BY pos", params).fetchall()
+    finally:
+        con.close()
+    return [rows[p] for (p,) in keep]
+
+
+def is_term(text: str) -> bool:
+    """Whether a command-line word is a filter term (`key=value`, `seed>=1`), not a run id."""
+    return bool(_TERM.match(text.strip()))

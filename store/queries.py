@@ -112,6 +112,25 @@ def list_runs(
     return [dict(zip(RUN_LIST_COLUMNS, r, strict=True)) for r in rows]
 
 
+def owl_allocations(
+    workspace: Path, run_ids: Sequence[str], *, db_path: Path | None = None
+) -> dict[str, dict[str, list[float]]]:
+    """The OWL allocation of each of `run_ids` that has one: {run id: {"layer_sparsity": [...],
+    "outlier_pct": [...]}} by decoder layer (read from the database as ingested; no refresh)."""
+    if not run_ids:
+        return {}
+    with connect(_db(workspace, db_path, False), read_only=True) as con:
+        rows = con.execute(
+            """SELECT run_id, metric, layer, value FROM analysis
+            WHERE analysis = 'owl' AND list_contains(?, run_id) ORDER BY run_id, metric, layer""",
+            [list(run_ids)],
+        ).fetchall()
+    out: dict[str, dict[str, list[float]]] = {}
+    for run_id, metric, _layer, value in rows:
+        out.setdefault(run_id, {}).setdefault(metric, []).append(value)
+    return out
+
+
 def _sparsity(value: str | float | None) -> str | None:
     if value is None:
         return None

@@ -49,6 +49,7 @@ class Status(TypedDict, total=False):
     error: str
     versions: dict[str, str]
     fix: str
+    owl: dict[str, Any] | None  # an *_owl run's allocation: m, lam, outlier_pct, layer_sparsity
 
 
 class MetricRow(TypedDict, total=False):
@@ -155,16 +156,18 @@ class RunRecord:
         )
 
     @property
+    def language(self) -> str | None:
+        """The language the running stage works on (calibration or evaluation), if it has one."""
+        if not self.event or self.state != "running":
+            return None
+        return as_str(self.event.get("language"))
+
+    @property
     def stage_text(self) -> str:
-        """The running stage with its step and language, '' when not running."""
+        """The running stage with its language and step ('eval_ppl de 3/7'), '' when not running."""
         if not self.event or self.state != "running":
             return ""
-        text = self.stage or ""
-        if self.step:
-            text += f" {self.step}"
-        if self.event.get("language"):
-            text += f" [{self.event['language']}]"
-        return text
+        return " ".join(part for part in (self.stage, self.language, self.step) if part)
 
 
 def from_files(

@@ -98,10 +98,10 @@ class LangpruneApp(App[None]):
 
     # ---- the one place errors and outcomes reach the user ----
     def on_action_done(self, message: ActionDone) -> None:
-        self.notify(message.text, severity=message.severity, timeout=6)  # type: ignore[arg-type]  # ActionDone.severity holds Textual's severity names
+        self.notify(message.text, severity=message.severity, timeout=6, markup=False)  # type: ignore[arg-type]  # ActionDone.severity holds Textual's severity names
 
     def on_work_failed(self, message: WorkFailed) -> None:
-        self.notify(f"{message.where}: {message.error}", severity="error", timeout=10)
+        self.notify(f"{message.where}: {message.error}", severity="error", timeout=10, markup=False)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR and event.worker.error is not None:
@@ -111,7 +111,12 @@ class LangpruneApp(App[None]):
                 if isinstance(err, LangpruneError)
                 else f"{type(err).__name__}: {err}"
             )
-            self.notify(f"{event.worker.name or 'worker'}: {what}", severity="error", timeout=10)
+            self.notify(
+                f"{event.worker.name or 'worker'}: {what}",
+                severity="error",
+                timeout=10,
+                markup=False,  # errors quote user strings: text, never markup
+            )
 
     def _handle_exception(self, error: Exception) -> None:
         """The TUI's one error boundary for user errors.

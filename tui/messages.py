@@ -12,8 +12,9 @@ from textual.message import Message
 class RunsPolled(Message):
     """A fresh reading of every run directory (runs screen)."""
 
-    rows: list[Any]  # list[store.records.RunRecord]
+    rows: list[Any]  # list[store.records.RunRecord], in display order
     filter_error: str | None = None
+    monitor: Any | None = None  # tui.monitor.Monitor: ETAs, slots, counts
 
 
 @dataclass
@@ -91,3 +92,14 @@ class WorkFailed(Message):
 
     where: str
     error: str
+
+
+@dataclass
+class CardLoaded(Message):
+    """One run's files for its card (results screen, Enter)."""
+
+    run_id: str
+    record: Any | None  # store.records.RunRecord
+    metrics: list[dict[str, Any]]
+    log_tail: list[str]
+    error: str = ""

@@ -1,9 +1,8 @@
 """Apply the CLI's filter expression to live rows read from run directories.
 
-The store owns the filter language (`store.filters.parse_filter` / `to_sql`) and evaluates it in
-SQL. To give the runs screen exactly the same semantics without re-implementing them, the live rows
-(typed RunRecords: None where the store has NULL) go into a throw-away in-memory DuckDB table and
-the store's own WHERE clause selects from it.
+The store owns the filter language (`store.filters.parse_filter` / `to_sql`) and, for live
+RunRecords, `filter_records`, which evaluates the store's own WHERE clause over them in a
+throw-away in-memory DuckDB table: the runs screen, `results` and `cancel`/`retry` agree.
 Called from thread workers only (it imports duckdb).
 """
 
@@ -12,25 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from langprune.store.records import RunRecord
-
-_COLUMNS = (
-    ("id", "VARCHAR"),
-    ("experiment", "VARCHAR"),
-    ("model", "VARCHAR"),
-    ("model_id", "VARCHAR"),
-    ("method", "VARCHAR"),
-    ("sparsity", "VARCHAR"),
-    ("sparsity_fraction", "DOUBLE"),
-    ("calibration_language", "VARCHAR"),
-    ("corpus", "VARCHAR"),
-    ("seed", "BIGINT"),
-    ("nsamples", "BIGINT"),
-    ("seqlen", "BIGINT"),
-    ("state", "VARCHAR"),
-    ("host", "VARCHAR"),
-    ("device", "VARCHAR"),
-    ("achieved_sparsity", "DOUBLE"),
-)
 
 
 def parse(expr: str) -> list:
@@ -42,44 +22,6 @@ def parse(expr: str) -> list:
 
 def apply(rows: Sequence[RunRecord], conditions: list) -> list[RunRecord]:
     """The rows the conditions keep, in their original order."""
-    if not conditions:
-        return list(rows)
-    import duckdb
+    from langprune.store.filters import filter_records
 
-    from langprune.store.filters import to_sql
-
-    where, params = to_sql(conditions)
-    con = duckdb.connect(":memory:")
-    try:
-        con.execute(
-            "CREATE TABLE runs (" + ", ".join(f"{c} {t}" for c, t in _COLUMNS) + ", pos BIGINT)"
-        )
-        con.executemany(
-            "INSERT INTO runs VALUES (" + ", ".join("?" * (len(_COLUMNS) + 1)) + ")",
-            [
-                (
-                    r.id,
-                    r.experiment,
-                    r.model,
-                    r.model_id,
-                    r.method,
-                    r.sparsity,
-                    r.sparsity_fraction,
-                    r.calibration_language,
-                    r.corpus,
-                    r.seed,
-                    r.nsamples,
-                    r.seqlen,
-                    r.state,
-                    r.host,
-                    r.device,
-                    r.achieved,
-                    i,
-                )
-                for i, r in enumerate(rows)
-            ],
-        )
-        keep = con.execute(f"SELECT pos FROM runs WHERE {where} ORDER BY pos", params).fetchall()
-    finally:
-        con.close()
-    return [rows[p] for (p,) in keep]
+    return filter_records(rows, conditions)

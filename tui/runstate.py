@@ -89,5 +89,16 @@ def format_duration(seconds: float | None) -> str:
     return f"{s}s"
 
 
+def format_bytes(n: float | None) -> str:
+    """'512 MiB', '1.2 GiB' or '-'."""
+    if not n:
+        return "-"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}" if unit in ("B", "KiB", "MiB") else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
 def now() -> float:
     return time.time()

@@ -5,6 +5,10 @@ statistics of each linear sublayer's input, prune every sublayer, re-run the pru
 its outputs to the next layer (the protocol of the Wanda and SparseGPT reference code). A method
 registered with needs_data=False (magnitude) skips the forward passes; the driver looks methods
 up in the registry of methods.py and has no per-method branch. Embeddings and lm_head are never touched.
+
+An OWL method (`Method.owl`) first runs the dense model layer by layer on the calibration batch to
+measure each layer's outlier ratio, turns the ratios into one sparsity per layer (owl.py), then
+prunes as any other method with each layer's own sparsity.
 """
 
 from __future__ import annotations
@@ -26,7 +30,14 @@ from langprune.engine.prune.layers import (
     move_outside_layers,
     on_device,
 )
-from langprune.engine.prune.methods import InputStats, Method, get_method
+from langprune.engine.prune.methods import InputStats, get_method
+from langprune.engine.prune.owl import (
+    OWL_LAMBDA,
+    OWL_M,
+    OwlReport,
+    layer_sparsities,
+    outlier_percent,
+)
 from langprune.errors import LangpruneError
 from langprune.vocab import Sparsity
 
@@ -38,8 +49,18 @@ UNSTRUCTURED_OVERSHOOT = 0.02
 CPU_TOKENS_PER_CALL = 512  # auto micro-batch on CPU: samples x seqlen per layer call
 
 
-def _unstructured_miss(fraction: float, target: float) -> bool:
-    return fraction < target - UNSTRUCTURED_TOLERANCE or fraction > target + UNSTRUCTURED_OVERSHOOT
+def _unstructured_miss(
+    fraction: float, target: float, columns: int = 0, overall: bool = False
+) -> bool:
+    """Outside [target - tolerance, target + overshoot]. A per-row selection prunes
+    int(columns * target) of each row, so a matrix may be short of the target by that rounding
+    (under 1 / columns: 0.024 pp at 4096 inputs, more in tiny test models, and at OWL's per-layer
+    ratios); the whole model (`overall`) by up to 1 / columns of its narrowest matrix."""
+    rounding = 0.0
+    if columns:
+        rounding = 1 / columns if overall else target - int(columns * target) / columns
+    below = max(UNSTRUCTURED_TOLERANCE, rounding + 1e-12)
+    return fraction < target - below or fraction > target + UNSTRUCTURED_OVERSHOOT
 
 
 class SparsityError(LangpruneError, RuntimeError):
@@ -67,6 +88,7 @@ class PruneReport:
     peak_mem_bytes: int = 0
     device: str = "cpu"
     offload: bool = False
+    owl: OwlReport | None = None  # the per-layer allocation of an OWL method
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -84,15 +106,24 @@ def prune_model(
     device: str | torch.device | None = None,
     blocksize: int = 128,
     percdamp: float = 0.01,
+    options: dict[str, float] | None = None,
 ) -> PruneReport:
     """Prune `model` in place, layer by layer; raise SparsityError if the result misses the request.
 
     calib_ids: LongTensor [nsamples, seqlen] (unused by magnitude). offload: the model stays in CPU
     memory and one decoder layer at a time moves to `device` (default: cuda when available).
+    options: the run's method options, passed to the method (RIA's `a`); an OWL method reads
+    `owl_m` and `owl_lambda` (defaults OWL_M, OWL_LAMBDA).
     """
     spec = get_method(method)
-    options = {"blocksize": blocksize, "percdamp": percdamp}
+    method_options: dict[str, Any] = {
+        "blocksize": blocksize,
+        "percdamp": percdamp,
+        **(options or {}),
+    }
     pattern = Sparsity.parse(sparsity)
+    if spec.owl and pattern.is_nm:
+        raise ValueError(f"{method} gives each layer its own unstructured sparsity, not {pattern}")
     layers = find_decoder_layers(model)
     dev = _compute_device(layers, device, offload)
     _check_shapes(layers, pattern)
@@ -105,10 +136,23 @@ def prune_model(
     zeros = total = 0
 
     inputs: LayerInputs | None = None
+    owl: OwlReport | None = None
+    patterns = [pattern] * len(layers)
     if spec.needs_data:
         if calib_ids is None:
             raise ValueError(f"{method} needs calibration samples (calib_ids is None)")
         mb = micro_batch or auto_micro_batch(model, layers, calib_ids.shape, dev)
+        if spec.owl:  # before the capture below: one copy of the hidden states at a time
+            t = time.perf_counter()
+            m = float(method_options.get("owl_m", OWL_M))
+            lam = float(method_options.get("owl_lambda", OWL_LAMBDA))
+            outliers = _owl_outliers(
+                model, layers, calib_ids, mb, dev, offload, m, timings, progress
+            )
+            owl = OwlReport(m, lam, outliers, layer_sparsities(outliers, pattern.fraction, lam))
+            patterns = [Sparsity(s) for s in owl.layer_sparsity]
+            timings["owl"] = _elapsed(t, dev)
+        t_capture = time.perf_counter()
         if offload:
             move_outside_layers(model, layers, dev)
         try:
@@ -117,26 +161,29 @@ def prune_model(
         finally:
             if offload:
                 move_outside_layers(model, layers, torch.device("cpu"))
-        timings["capture"] = _elapsed(t0, dev)
+        timings["capture"] = _elapsed(t_capture, dev)
     else:
         mb = 0
     tokens = 0 if calib_ids is None else calib_ids.numel()
 
     for index, layer in enumerate(layers):
         t_layer = time.perf_counter()
+        layer_pattern = patterns[index]
         with torch.no_grad(), on_device(layer, dev, offload):
             linears = find_linears(layer)
             if inputs is None:
                 t = time.perf_counter()
                 for lin in linears.values():
-                    spec.fn([lin.weight], None, pattern, **options)
+                    spec.fn([lin.weight], None, layer_pattern, **method_options)
                 timings["prune"] += _elapsed(t, dev)
             else:
-                groups = _gather_stats(layer, index, linears, inputs, mb, dev, spec, timings)
+                groups = _gather_stats(
+                    layer, index, linears, inputs, mb, dev, spec.needs_hessian, timings
+                )
                 t = time.perf_counter()
                 for names, stats in groups:
                     weights = [linears[n].weight for n in names]
-                    spec.fn(weights, stats, pattern, **options)
+                    spec.fn(weights, stats, layer_pattern, **method_options)
                 del groups
                 timings["prune"] += _elapsed(t, dev)
                 t = time.perf_counter()
@@ -144,7 +191,7 @@ def prune_model(
                 timings["forward"] += _elapsed(t, dev)
             lz = lt = 0
             for name, lin in linears.items():
-                z = check_matrix(f"layer {index} {name}", lin.weight, pattern)
+                z = check_matrix(f"layer {index} {name}", lin.weight, layer_pattern)
                 per_matrix[f"{index}.{name}"] = z / lin.weight.numel()
                 lz, lt = lz + z, lt + lin.weight.numel()
         per_layer.append(lz / lt)
@@ -164,7 +211,8 @@ def prune_model(
                 **extra,
             )
     overall = zeros / total
-    if not pattern.is_nm and _unstructured_miss(overall, pattern.fraction):
+    narrowest = min(lin.in_features for lin in find_linears(layers[0]).values())
+    if not pattern.is_nm and _unstructured_miss(overall, pattern.fraction, narrowest, overall=True):
         raise SparsityError(
             f"overall sparsity {overall:.4%} misses the requested {pattern.fraction:.2%}"
         )
@@ -181,7 +229,51 @@ def prune_model(
         peak_mem_bytes=peak_memory(dev),
         device=str(dev),
         offload=offload,
+        owl=owl,
     )
+
+
+def _owl_outliers(
+    model: nn.Module,
+    layers: nn.ModuleList,
+    calib_ids: torch.Tensor,
+    mb: int,
+    dev: torch.device,
+    offload: bool,
+    m: float,
+    timings: dict[str, float],
+    progress: Progress | None,
+) -> list[float]:
+    """Each layer's outlier percent of Wanda scores |W| * sqrt(mean x^2) on the dense model, every
+    layer fed by the dense layer before it (the first pass of luuyin/OWL's *_owl methods)."""
+    if offload:
+        move_outside_layers(model, layers, dev)
+    try:
+        with torch.no_grad():
+            inputs = capture_layer_inputs(model, layers, calib_ids, mb, dev)
+    finally:
+        if offload:
+            move_outside_layers(model, layers, torch.device("cpu"))
+    out: list[float] = []
+    for index, layer in enumerate(layers):
+        with torch.no_grad(), on_device(layer, dev, offload):
+            linears = find_linears(layer)
+            groups = _gather_stats(layer, index, linears, inputs, mb, dev, False, timings)
+            norms = {
+                n: stats.mean_sq().sqrt().unsqueeze(0) for names, stats in groups for n in names
+            }
+            scores = (lin.weight.detach().abs().float() * norms[n] for n, lin in linears.items())
+            out.append(outlier_percent(scores, m))
+            _run_layer(layer, index, inputs, mb)
+        if progress is not None:
+            progress(
+                stage="prune",
+                step=0,
+                total=len(layers),
+                layer=index,
+                message=f"owl: outlier ratio of layer {index + 1}/{len(layers)}",
+            )
+    return out
 
 
 def _gather_stats(
@@ -191,7 +283,7 @@ def _gather_stats(
     inputs: LayerInputs,
     mb: int,
     dev: torch.device,
-    method: Method,
+    hessian: bool,
     timings: dict[str, float],
 ) -> list[tuple[list[str], InputStats]]:
     """Forward the dense layer with hooks; returns groups of sublayers that read the same input
@@ -215,7 +307,7 @@ def _gather_stats(
                 seen[key] = (name, x)
                 owner_of[name] = name
                 groups[name] = [name]
-                stats[name] = InputStats(x.shape[-1], dev, hessian=method.needs_hessian)
+                stats[name] = InputStats(x.shape[-1], dev, hessian=hessian)
             elif owner_of.get(name) != name:
                 return
             t = time.perf_counter()
@@ -263,7 +355,7 @@ def check_matrix(where: str, weight: torch.Tensor, p: Sparsity) -> int:
             raise SparsityError(
                 f"{where}: {bad} groups of {p.m} inputs have fewer than {p.n} zeros"
             )
-    elif _unstructured_miss(zeros / w.numel(), p.fraction):
+    elif _unstructured_miss(zeros / w.numel(), p.fraction, w.shape[1]):
         raise SparsityError(
             f"{where}: sparsity {zeros / w.numel():.4%} misses the requested {p.fraction:.2%}"
         )

@@ -1,9 +1,13 @@
-"""The pruning methods: magnitude, Wanda (Sun et al. 2023) and SparseGPT (Frantar & Alistarh 2023).
+"""The pruning methods: magnitude, Wanda (Sun et al. 2023), SparseGPT (Frantar & Alistarh 2023),
+RIA (Zhang et al. 2024) and the OWL variants of the first three (Yin et al. 2024).
 
 Each method prunes a group of Linear weights that read the same input (q/k/v, gate/up), in place,
 from fp32 statistics of that input. The driver (driver.py) decides what the groups and inputs are. Every method has the signature
 `fn(weights, stats, pattern, **options)` and is registered by name with `@register`; the driver
 looks it up in REGISTRY and has no per-method branch.
+
+An OWL method (`owl=True`) is its base method's function applied with one sparsity per decoder
+layer; the driver computes those sparsities from the layers' outlier ratios first (owl.py).
 """
 
 from __future__ import annotations
@@ -34,20 +38,21 @@ class Method:
     fn: MethodFn
     needs_data: bool  # False: no calibration forward passes, stats is None
     needs_hessian: bool  # True: stats carry X^T X as well as the squared norms
+    owl: bool = False  # True: the driver gives each decoder layer its own OWL sparsity
 
 
 REGISTRY: dict[str, Method] = {}
 
 
 def register(
-    name: str, *, needs_data: bool = True, needs_hessian: bool = False
+    name: str, *, needs_data: bool = True, needs_hessian: bool = False, owl: bool = False
 ) -> Callable[[MethodFn], MethodFn]:
     """Register `fn` under `name`: a new method is one function plus this decorator."""
 
     def add(fn: MethodFn) -> MethodFn:
         if name in REGISTRY:
             raise ValueError(f"pruning method {name!r} is registered twice")
-        REGISTRY[name] = Method(name, fn, needs_data, needs_hessian)
+        REGISTRY[name] = Method(name, fn, needs_data, needs_hessian, owl)
         return fn
 
     return add
@@ -235,6 +240,65 @@ def sparsegpt(
 
     for w, (r0, r1) in zip(weights, itertools.pairwise(bounds), strict=True):
         w.data.copy_(W[r0:r1])
+
+
+RIA_A = 0.5  # the activation exponent a of the reference code (main.py: --a, default 0.5)
+
+
+def ria_score(w: torch.Tensor, mean_sq: torch.Tensor, a: float = RIA_A) -> torch.Tensor:
+    """Relative importance times activations: (|W_ij| / sum_i |W_ij| + |W_ij| / sum_j |W_ij|)
+    * sqrt(mean_t x_j^2) ** a. The relative importance is summed over the weight's column (its
+    input channel) and over its row (its output), as Relative-importance-and-activation-pruning
+    lib/prune.py (`torch.sum(torch.abs(W), dim=0)` and `dim=1`). The reference's activation norm
+    is sqrt(sum_t x_j^2 / nsamples): a constant factor away from ours per matrix, which changes
+    no comparison within a matrix."""
+    aw = w.detach().abs().float()
+    relative = aw / aw.sum(dim=0, keepdim=True) + aw / aw.sum(dim=1, keepdim=True)
+    return relative * mean_sq.sqrt().unsqueeze(0).pow(a)
+
+
+@register("ria")
+def ria(
+    weights: list[torch.Tensor], stats: InputStats, p: Sparsity, a: float = RIA_A, **options: Any
+) -> None:
+    """RIA (Zhang et al. 2024, "Plug-and-Play"): `ria_score` per matrix; unstructured keeps the
+    reference's per-matrix rule (`W_metric <= sort(W_metric)[int(numel * s)]`: k + 1 and ties),
+    N:M the n lowest of every m inputs of a row. Without channel reallocation or linear sum
+    assignment (both off by default in the reference)."""
+    mean_sq = stats.mean_sq()
+    for w in weights:
+        score = ria_score(w, mean_sq, a)
+        if p.is_nm:
+            _prune_lowest(w, score, p)
+        else:
+            w.data.masked_fill_(reference_threshold_mask(score, p.fraction), 0)
+
+
+# OWL (Yin et al. 2024, luuyin/OWL lib/prune_all.py: magnitude_owl, wanda_owl, sparsegpt_owl):
+# the base method with one sparsity per decoder layer, chosen by the driver (owl.py). Each needs
+# calibration data, magnitude's too: the outlier ratios come from Wanda's score on it.
+
+
+@register("magnitude_owl", owl=True)
+def magnitude_owl(
+    weights: list[torch.Tensor], stats: InputStats | None, p: Sparsity, **options: Any
+) -> None:
+    """Magnitude at this layer's OWL sparsity `p` (one threshold per matrix, as the reference)."""
+    magnitude(weights, None, p, **options)
+
+
+@register("wanda_owl", owl=True)
+def wanda_owl(weights: list[torch.Tensor], stats: InputStats, p: Sparsity, **options: Any) -> None:
+    """Wanda at this layer's OWL sparsity `p` (per output row, as the reference)."""
+    wanda(weights, stats, p, **options)
+
+
+@register("sparsegpt_owl", needs_hessian=True, owl=True)
+def sparsegpt_owl(
+    weights: list[torch.Tensor], stats: InputStats, p: Sparsity, **options: Any
+) -> None:
+    """SparseGPT at this layer's OWL sparsity `p`."""
+    sparsegpt(weights, stats, p, **options)
 
 
 METHODS = {name: m.fn for name, m in REGISTRY.items()}  # name -> function, in registration order

@@ -132,12 +132,12 @@ def check_launch(
 
         from langprune.engine.run.slurm import resolve_params
 
+        slurm_params = resolve_params(experiment.runner.slurm, slurm or {})
         if not shutil.which("sbatch"):
             raise RunnerError(
                 "executor slurm: sbatch is not on PATH here",
                 "run from a Slurm login node, or use --executor local",
             )
-        slurm_params = resolve_params(experiment.runner.slurm, slurm or {})
     return executor, slurm_params
 
 

@@ -202,13 +202,16 @@ def _prune(job: _Job) -> None:
         run.sparsity,
         progress=job.progress,
         offload=run.model.offload,
+        options=run.options,
     )
     job.calib_ids = None
     job.seconds["prune"] = time.time() - t0
     job.result["achieved_sparsity"] = report.overall
     if job.checkpoints:
         _save_pruned(ctx.loaded.model, job.rd.path / CHECKPOINT)
-    _mark(job.rd, "prune", seconds=job.seconds, achieved_sparsity=report.overall)
+    # an OWL method's allocation: outlier ratio and sparsity per layer (ingested, shown per run)
+    owl = report.owl.to_dict() if report.owl is not None else None
+    _mark(job.rd, "prune", seconds=job.seconds, achieved_sparsity=report.overall, owl=owl)
 
 
 def _plan_reuse(job: _Job) -> Reuse | None:

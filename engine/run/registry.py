@@ -5,6 +5,8 @@
   scheduler.json   its pid, start time and host
   scheduler.log    its stdout/stderr
   config.json      the slots the latest `langprune run` asked for (GPUs, slots per GPU)
+  slots.json       the slots the live scheduler serves ({"slots": [{"name", "gpu"}], "updated_at"}),
+                   rewritten when they change; monitors (the TUI runs screen) read it
   workers/<id>.json  one record per local worker: slot, runs, pid, start time
   workers/<id>.lock  flock held by that worker while it is alive
   workers/<id>.log   its stdout/stderr outside of runs (each run's output goes to the run's log.txt)
@@ -16,6 +18,7 @@ No torch: the launcher, scheduler and CLI read these.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,3 +104,17 @@ def read_config(workspace: Path) -> dict[str, Any]:
 
 def write_config(workspace: Path, **fields: Any) -> None:
     write_json_atomic(runner_dir(workspace) / "config.json", fields)
+
+
+def write_slots(workspace: Path, slots: list[dict[str, Any]]) -> None:
+    """Record the slots the scheduler serves: [{"name": "gpu0-0", "gpu": "0"}, ...]."""
+    write_json_atomic(
+        runner_dir(workspace) / "slots.json", {"slots": slots, "updated_at": time.time()}
+    )
+
+
+def read_slots(workspace: Path) -> list[dict[str, Any]]:
+    """The slots the scheduler last recorded ([] when none was ever written)."""
+    data = read_json(workspace / "runner" / "slots.json") or {}
+    slots = data.get("slots")
+    return [s for s in slots if isinstance(s, dict)] if isinstance(slots, list) else []

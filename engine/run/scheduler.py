@@ -86,6 +86,7 @@ class Scheduler:
         self.final_seen: set[str] = set()
         self.last_ingest = 0.0
         self.dirty = False  # runs finished since the last ingest
+        self.recorded_slots: list[dict[str, str | None]] | None = None  # last slots.json written
 
     # -- workers ---------------------------------------------------------------------------------
     def live_workers(self) -> list[WorkerRecord]:
@@ -148,7 +149,12 @@ class Scheduler:
         except ValueError as exc:
             log.warning("%s; using every visible GPU", exc)
             gpus = detect_gpus()
-        return make_slots(gpus, int(config.get("slots_per_gpu") or 1))
+        slots = make_slots(gpus, int(config.get("slots_per_gpu") or 1))
+        described = [{"name": s.name, "gpu": s.gpu} for s in slots]
+        if described != self.recorded_slots:  # for monitors: what each slot is
+            registry.write_slots(self.workspace, described)
+            self.recorded_slots = described
+        return slots
 
     def tick(self) -> bool:
         """Start workers on free slots; True while anything is queued or running."""

@@ -38,6 +38,8 @@ FIELDS = (
 
 def resolve_params(spec: Any, overrides: dict[str, Any]) -> dict[str, Any]:
     """The preset's [runner.slurm] with the CLI's overrides on top (None = not given)."""
+    from langprune.engine.spec.experiment import SBATCH_OPTION, sbatch_text_problem
+
     params = spec.model_dump(mode="json") if hasattr(spec, "model_dump") else dict(spec)
     for key, value in overrides.items():
         if key not in FIELDS:
@@ -45,8 +47,21 @@ def resolve_params(spec: Any, overrides: dict[str, Any]) -> dict[str, Any]:
         if value is None:
             continue
         if key == "extra":
+            for name, text in value.items():
+                if not SBATCH_OPTION.fullmatch(name):
+                    raise RunnerError(
+                        f"--slurm-opt: {name!r} is not an sbatch option name",
+                        "write KEY=VALUE with a plain option name, e.g. --slurm-opt constraint=a100",
+                    )
+                problem = sbatch_text_problem(str(text))
+                if problem:
+                    raise RunnerError(f"--slurm-opt {name}: {str(text)!r} {problem}")
             params["extra"] = {**params.get("extra", {}), **value}
         else:
+            problem = sbatch_text_problem(str(value))
+            if problem:
+                flag = "--slurm-" + key.replace("_", "-")
+                raise RunnerError(f"{flag}: {str(value)!r} {problem}")
             params[key] = value
     time_minutes(params["time"])  # refuse a bad time limit before submitting
     return params

@@ -5,14 +5,16 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import re
+import unicodedata
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from langprune.cellid import cell_id, uses_calibration
 from langprune.engine.spec.languages import check_code, parse_calibration_language
-from langprune.engine.spec.tasks import task_index
-from langprune.vocab import DENSE, canonical_sparsity
+from langprune.engine.spec.tasks import TASK_FAMILIES, task_index
+from langprune.vocab import DENSE, OWL_METHODS, canonical_sparsity
 
 CORPUS_SOURCES = ("hf", "files", "handbook", "synthetic")
 MODEL_SOURCES = ("auto", "hub", "local", "gguf", "random", "package")
@@ -81,9 +83,57 @@ class CorpusSpec(Strict):
         return v
 
 
+class OwlSpec(Strict):
+    """OWL's hyperparameters (luuyin/OWL README scripts: --Hyper_m 5 --Lamda 0.08): a score is an
+    outlier above m x its layer's mean; layer sparsities span [s - lambda, s + lambda]."""
+
+    m: float = Field(default=5.0, gt=0)
+    lam: float = Field(default=0.08, ge=0, lt=0.5, alias="lambda")
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
+
+
+class RiaSpec(Strict):
+    """RIA's activation exponent (reference main.py --a, default 0.5)."""
+
+    a: float = Field(default=0.5, ge=0)
+
+
 class PruningSpec(Strict):
-    methods: list[Literal["magnitude", "wanda", "sparsegpt"]] = Field(min_length=1)
+    methods: list[
+        Literal[
+            "magnitude", "wanda", "sparsegpt", "ria", "magnitude_owl", "wanda_owl", "sparsegpt_owl"
+        ]
+    ] = Field(min_length=1)
     sparsity: list[float | str] = Field(min_length=1)
+    owl: OwlSpec = Field(default_factory=OwlSpec)  # read by the *_owl methods
+    ria: RiaSpec = Field(default_factory=RiaSpec)  # read by ria
+
+    @model_validator(mode="after")
+    def _owl_unstructured(self) -> PruningSpec:
+        owl = [m for m in self.methods if m in OWL_METHODS]
+        nm = [str(s) for s in self.sparsity if ":" in str(s)]
+        if owl and nm:
+            raise ValueError(
+                f"methods {owl} give each layer its own unstructured sparsity: sparsity {nm} is "
+                "N:M (use a ratio such as 0.5, or a method without _owl for N:M)"
+            )
+        for s in self.sparsity:
+            if owl and ":" not in str(s) and not float(s) + self.owl.lam < 1:
+                raise ValueError(
+                    f"sparsity {s} + owl.lambda {self.owl.lam} reaches 1: some layer would be "
+                    "pruned whole (lower owl.lambda or the sparsity)"
+                )
+        return self
+
+    def options(self, method: str) -> dict[str, float] | None:
+        """The options a method's run carries (hashed into its id); None for the methods that
+        have none, so their run ids stay what they were."""
+        if method in OWL_METHODS:
+            return {"owl_m": self.owl.m, "owl_lambda": self.owl.lam}
+        if method == "ria":
+            return {"a": self.ria.a}
+        return None
 
     @field_validator("methods")
     @classmethod
@@ -114,7 +164,16 @@ class CalibrationSpec(Strict):
     @field_validator("languages")
     @classmethod
     def _languages(cls, v: list[str]) -> list[str]:
-        return _unique([parse_calibration_language(x) for x in v], "language")
+        canonical = [parse_calibration_language(x) for x in v]
+        first: dict[str, str] = {}
+        for given, mix in zip(v, canonical, strict=True):
+            if mix in first and first[mix] != given:
+                raise ValueError(
+                    f"{first[mix]!r} and {given!r} are the same mix (the order of a mix does "
+                    f"not matter, both are {mix!r}): list it once"
+                )
+            first.setdefault(mix, given)
+        return _unique(canonical, "language")
 
     @field_validator("seeds")
     @classmethod
@@ -168,7 +227,24 @@ class EvaluationSpec(Strict):
         return _unique([check_code(x) for x in v], "language")
 
 
+def sbatch_text_problem(value: str) -> str | None:
+    """Why `value` cannot go into a `#SBATCH` line (a control character such as a newline would
+    end the line and run the rest as a command in the batch script), or None."""
+    for i, ch in enumerate(value):
+        if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp"):
+            return (
+                f"contains a control character ({ch!r} at position {i}); sbatch options are "
+                "one line of printable text"
+            )
+    return None
+
+
+SBATCH_OPTION = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+
+
 class SlurmSpec(Strict):
+    """[runner.slurm]: what reaches sbatch. Every text is one printable line (checked here)."""
+
     partition: str | None = None
     account: str | None = None
     qos: str | None = None
@@ -178,6 +254,28 @@ class SlurmSpec(Strict):
     cpus_per_task: int = Field(default=8, gt=0, le=SIZE_MAX)
     mem_gb: int = Field(default=64, gt=0, le=SIZE_MAX)
     extra: dict[str, str | int] = Field(default_factory=dict)
+
+    @field_validator("partition", "account", "qos", "time")
+    @classmethod
+    def _one_line(cls, v: str | None) -> str | None:
+        problem = None if v is None else sbatch_text_problem(v)
+        if problem:
+            raise ValueError(f"{v!r} {problem}")
+        return v
+
+    @field_validator("extra")
+    @classmethod
+    def _options(cls, v: dict[str, str | int]) -> dict[str, str | int]:
+        for key, value in v.items():
+            if not SBATCH_OPTION.fullmatch(key):
+                raise ValueError(
+                    f"{key!r} is not an sbatch option name (letters, digits, '-' and '_', "
+                    "e.g. constraint or gres)"
+                )
+            problem = sbatch_text_problem(str(value))
+            if problem:
+                raise ValueError(f"{key} = {value!r} {problem}")
+        return v
 
 
 class RunnerSpec(Strict):
@@ -236,6 +334,15 @@ class Experiment(Strict):
             return self
         index = task_index(self.evaluation.task_paths)
         for i, task in enumerate(self.evaluation.tasks):
+            table = TASK_FAMILIES.get(task.family)
+            if table is not None and task.languages is not None:
+                # explicit languages must exist; inherited ones are taken where the family has them
+                missing = [lang for lang in task.languages if lang not in table]
+                if missing:
+                    problems.append(
+                        f"evaluation.tasks[{i}].languages: {task.family} has no "
+                        f"{', '.join(missing)} (it has: {' '.join(sorted(table))})"
+                    )
             if index.knows(task.family):
                 continue
             known = ", ".join(index.allowed())
@@ -279,6 +386,7 @@ class Experiment(Strict):
                         ev,
                         self.calibration,
                         analysis=self.analysis,
+                        options=self.pruning.options(method),
                     )
                 )
         return out
@@ -315,6 +423,7 @@ class Run(BaseModel):
     seqlen: int | None
     seed: int | None
     evaluation: EvaluationSpec
+    options: dict[str, float] | None = None  # method options (RIA's a, OWL's m and lambda)
     analysis: AnalysisSpec | None = None  # not hashed into the id
 
     @property
@@ -339,6 +448,7 @@ class Run(BaseModel):
         calibration: CalibrationSpec | None = None,
         *,
         analysis: AnalysisSpec | None = None,
+        options: dict[str, float] | None = None,
     ) -> Run:
         fields: dict[str, Any] = {
             "model": model,
@@ -351,11 +461,18 @@ class Run(BaseModel):
             "seed": seed,
             "evaluation": evaluation,
         }
+        if (
+            options is not None
+        ):  # absent otherwise: the ids of runs without options stay as they were
+            fields["options"] = dict(options)
         return cls(id=run_id(fields), experiment=experiment, analysis=analysis, **fields)
 
     def config(self) -> dict[str, Any]:
         """The identity of the run as plain JSON data (what its id hashes)."""
-        return identity(self.model_dump(mode="json", exclude={"id", "experiment", "analysis"}))
+        exclude = {"id", "experiment", "analysis"} | (
+            {"options"} if self.options is None else set()
+        )
+        return identity(self.model_dump(mode="json", exclude=exclude))
 
 
 def identity(config: dict[str, Any]) -> dict[str, Any]:

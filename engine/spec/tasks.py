@@ -2,7 +2,8 @@
 
 Kept free of lm_eval imports so that specs validate instantly. The end of the module builds the
 one task index (families + shipped presets/tasks + task_paths) used by validation and evaluation. Every name here was checked against
-the task index of lm-eval 0.4.13 (`tests/engine/eval/test_lang_names.py` re-checks them against whatever
+the task index of the installed lm-eval (0.4.13 at first, MMLU-ProX, Global PIQA, MMMLU, XQuAD,
+MLQA and AfroBench later) (`tests/engine/eval/test_lang_names.py` re-checks them against whatever
 lm-eval is installed). A value may be a task (`xnli_de`) or a group (`global_mmlu_de`, whose
 aggregate is reported).
 """
@@ -51,6 +52,40 @@ _GLOBAL_MMLU_FULL = (
     "so sr sv sw te tr uk vi yo zh"
 )
 
+# MMLU-ProX (a group per language; the lite set is 658 questions of each).
+_MMLU_PROX = (
+    "af ar bn cs de en es fr hi hu id it ja ko mr ne pt ru sr sw te th uk ur vi wo yo zh zu"
+)
+
+# Global PIQA, parallel split (the same items in every language): one variety per ISO 639-1 code,
+# the standard one (Modern Standard Arabic, Spanish of Spain, French of France, European
+# Portuguese, Simplified Mandarin, Cyrillic Serbian, native scripts).
+_GLOBAL_PIQA = {
+    "am": "amh_ethi", "ar": "arb_arab", "az": "azj_latn", "be": "bel_cyrl", "bg": "bul_cyrl",
+    "bm": "bam_latn", "bn": "ben_beng", "ca": "cat_latn", "cs": "ces_latn", "da": "dan_latn",
+    "de": "deu_latn", "el": "ell_grek", "en": "eng_latn", "es": "spa_latn_spai", "et": "ekk_latn",
+    "eu": "eus_latn", "fa": "pes_arab", "fi": "fin_latn", "fo": "fao_latn", "fr": "fra_latn_fran",
+    "gl": "glg_latn", "gu": "guj_gujr", "ha": "hau_latn", "he": "heb_hebr", "hi": "hin_deva",
+    "hr": "hrv_latn", "hu": "hun_latn", "hy": "hye_armn", "id": "ind_latn", "ig": "ibo_latn",
+    "is": "isl_latn", "it": "ita_latn", "ja": "jpn_jpan", "jv": "jav_latn", "ka": "kat_geor",
+    "kn": "kan_knda", "ko": "kor_hang", "ky": "kir_cyrl", "ln": "lin_latn", "lt": "lit_latn",
+    "mg": "plt_latn", "mk": "mkd_cyrl", "ml": "mal_mlym", "mr": "mar_deva", "ms": "zsm_latn",
+    "nb": "nob_latn", "ne": "npi_deva", "nl": "nld_latn", "nn": "nno_latn", "or": "ory_orya",
+    "pa": "pan_guru", "pl": "pol_latn", "pt": "por_latn_port", "ro": "ron_latn", "ru": "rus_cyrl",
+    "rw": "kin_latn", "sd": "snd_arab", "si": "sin_sinh", "sk": "slk_latn", "sl": "slv_latn",
+    "sq": "als_latn", "sr": "srp_cyrl", "sv": "swe_latn", "sw": "swh_latn", "ta": "tam_taml",
+    "te": "tel_telu", "th": "tha_thai", "tl": "tgl_latn", "tr": "tur_latn", "ug": "uig_arab",
+    "uk": "ukr_cyrl", "ur": "urd_arab", "uz": "uzn_latn", "vi": "vie_latn", "xh": "xho_latn",
+    "yo": "yor_latn", "zh": "cmn_hans", "zu": "zul_latn",
+}  # fmt: skip
+
+# OpenAI's MMMLU (professional translations of MMLU; a group per locale, no English or Russian).
+_MMMLU = {
+    "ar": "ar_xy", "bn": "bn_bd", "de": "de_de", "es": "es_la", "fr": "fr_fr", "hi": "hi_in",
+    "id": "id_id", "it": "it_it", "ja": "ja_jp", "ko": "ko_kr", "pt": "pt_br", "sw": "sw_ke",
+    "yo": "yo_ng", "zh": "zh_cn",
+}  # fmt: skip
+
 TASK_FAMILIES: dict[str, dict[str, str]] = {
     "belebele": {lang: f"belebele_{code}" for lang, code in _BELEBELE.items()},
     "xnli": _same("xnli_", "ar bg de el en es fr hi ru sw th tr ur vi zh"),
@@ -69,6 +104,19 @@ TASK_FAMILIES: dict[str, dict[str, str]] = {
     },
     "lambada_multilingual": _same("lambada_openai_mt_", "de en es fr it"),
     "mgsm": _same("mgsm_direct_", "bn de en es fr ja ru sw te th zh"),
+    "mmlu_prox": _same("mmlu_prox_", _MMLU_PROX),
+    "mmlu_prox_lite": _same("mmlu_prox_lite_", _MMLU_PROX),
+    "global_piqa": {
+        lang: f"global_piqa_parallel_cloze_{code}" for lang, code in _GLOBAL_PIQA.items()
+    },
+    "mmmlu": {lang: f"mmmlu_{slug}" for lang, slug in _MMMLU.items()},
+    # extractive QA, generated answers (exact match, F1); no Swahili in either
+    "xquad": _same("xquad_", "ar de el en es hi ro ru th tr vi"),
+    "mlqa": {lang: f"mlqa_{lang}_{lang}" for lang in ("ar", "de", "en", "es", "hi", "vi", "zh")},
+    # AfroBench (prompt 1 of its five): knowledge, inference and reasoning in Swahili and English
+    "afrimmlu": {"en": "afrimmlu_direct_eng_prompt_1", "sw": "afrimmlu_direct_swa_prompt_1"},
+    "afrixnli": {"en": "afrixnli_eng_prompt_1", "sw": "afrixnli_swa_prompt_1"},
+    "uhura_arc_easy": {"en": "uhura-arc-easy_en_prompt_1", "sw": "uhura-arc-easy_sw_prompt_1"},
 }
 
 # lm-eval task name -> ISO 639-1, for every name above.

@@ -1,4 +1,4 @@
-"""`langprune analyze masks|neurons|drift`: the analysis views (store/analysis_queries.py)."""
+"""`langprune analyze masks|neurons|drift|owl`: the analysis views (store/analysis_queries.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ class View(str, Enum):
     masks = "masks"
     neurons = "neurons"
     drift = "drift"
+    owl = "owl"
 
 
 class Format(str, Enum):
@@ -31,9 +32,11 @@ _SUFFIX = {".csv": "csv", ".json": "json", ".md": "md", ".markdown": "md", ".tex
 
 def analyze(
     ctx: typer.Context,
-    view: View = typer.Argument(..., help="masks | neurons | drift"),
+    view: View = typer.Argument(..., help="masks | neurons | drift | owl"),
     model: str | None = typer.Option(None, "--model", help="Model label or id."),
-    method: str | None = typer.Option(None, "--method", help="magnitude | wanda | sparsegpt."),
+    method: str | None = typer.Option(
+        None, "--method", help="A pruning method: magnitude, wanda, sparsegpt, ria, wanda_owl, ..."
+    ),
     sparsity: str | None = typer.Option(None, "--sparsity", help="0.5, 50% or 2:4."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="Output."),
     output: Path | None = typer.Option(
@@ -41,7 +44,8 @@ def analyze(
     ),
 ) -> None:
     """Mask overlap between calibration languages (with the seed noise floor), language-specific
-    neurons kept, or per-layer drift from the dense model."""
+    neurons kept, per-layer drift from the dense model, or OWL's per-layer sparsity and outlier
+    ratio by calibration language."""
     from langprune.store.analysis_queries import analysis, render
 
     ws = state(ctx).workspace()

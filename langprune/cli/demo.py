@@ -55,6 +55,8 @@ def demo(
 
 def print_tables(ws, exp, metric: str) -> None:
     """One comparison table per model x method x sparsity, each with its diagonal-wins line."""
+    from rich.text import Text
+
     from langprune.store.errors import StoreError
     from langprune.store.findings import diagonal_wins
     from langprune.store.queries import compare
@@ -70,24 +72,27 @@ def print_tables(ws, exp, metric: str) -> None:
                         delta="abs", experiment=exp.name,
                     )  # fmt: skip
                 except StoreError as exc:
-                    out.print(f"[yellow]{model.name} {method} {sparsity}: {exc}[/yellow]")
+                    out.print(f"{model.name} {method} {sparsity}: {exc}", style="yellow")
                     continue
                 if table.is_empty:
                     out.print(
-                        f"[yellow]no {metric} results for {model.name} {method} {sparsity}[/yellow]"
+                        f"no {metric} results for {model.name} {method} {sparsity}", style="yellow"
                     )
                     for note in table.footnotes():
-                        out.print(f"[dim]* {note}[/dim]")
+                        out.print(f"* {note}", style="dim")
                     continue
                 out.print()
                 out.print(compare_table(table))
                 wins = diagonal_wins(table)
                 out.print(
-                    f"[bold]{method} {sparsity}: {wins.sentence()}[/bold] "
-                    f"(columns where calibrating in the evaluated language gave the best {metric})"
+                    Text(f"{method} {sparsity}: {wins.sentence()}", style="bold")
+                    + Text(
+                        " (columns where calibrating in the evaluated language gave the best "
+                        f"{metric})"
+                    )
                 )
                 for note in table.footnotes():
-                    out.print(f"[dim]* {note}[/dim]")
+                    out.print(f"* {note}", style="dim")
 
 
 def print_mask_overlap(ws, exp) -> None:

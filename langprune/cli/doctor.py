@@ -12,11 +12,13 @@ def doctor(ctx: typer.Context) -> None:
     from langprune.engine.doctor import FAIL, OK, WARN, all_checks
 
     out = console()
-    marks = {OK: "[green]ok  [/green]", WARN: "[yellow]warn[/yellow]", FAIL: "[red]FAIL[/red]"}
+    from rich.text import Text
+
+    marks = {OK: ("ok  ", "green"), WARN: ("warn", "yellow"), FAIL: ("FAIL", "red")}
     failed = 0
     for group in all_checks(state(ctx).workspace(optional=True)):
         for check in group():
-            out.print(f"{marks[check.level]} {check.name}: {check.detail}", highlight=False)
+            out.print(Text.assemble(marks[check.level], f" {check.name}: {check.detail}"))
             if check.fix and check.level != OK:
                 out.print(f"     fix: {check.fix}", highlight=False, style="dim")
             failed += check.level == FAIL

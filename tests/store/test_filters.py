@@ -25,7 +25,7 @@ def test_parse() -> None:
     [
         ("methd=wanda", "unknown key 'methd' (did you mean 'method'?"),
         ("state=done,finished", "unknown state 'finished'"),
-        ("method=wandaa", "did you mean 'wanda'?"),
+        ("method=wandaa", "did you mean 'wanda' or 'wanda_owl'?"),
         ("wanda", "is not key=value"),
         ("seed=", "has no value"),
         ("seed=x", "seed takes a number"),

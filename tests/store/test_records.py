@@ -37,7 +37,7 @@ def test_running_record_reads_spec_status_and_last_event(tmp_path: Path) -> None
     assert (rec.stage, rec.step, rec.eta_s, rec.tokens_per_s) == ("prune", "3/4", 12.5, 900.0)
     assert rec.progress == lo + (hi - lo) * 3 / 4
     assert (rec.host, rec.device, rec.error) == ("node1", "cuda:0", None)
-    assert rec.stage_text == "prune 3/4 [de]"
+    assert rec.stage_text == "prune de 3/4" and rec.language == "de"
     assert rec.label == "tiny-llama wanda 2:4 calib=de seed=12"
     assert rec.active and rec.heartbeat_age is None
 

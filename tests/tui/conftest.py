@@ -46,6 +46,11 @@ async def wait_for(pilot, predicate: Callable[[], bool], timeout: float = 60.0) 
         await pilot.pause(0.05)
 
 
+def screen_text(app) -> str:
+    """What the terminal shows now, as plain text lines."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
 # ---- the real worker ----
 
 TINY_GRID = {

@@ -17,11 +17,14 @@ T0 = 1_760_000_000.0
 EVAL = ("en", "de", "es")
 
 
-def experiment():
+def experiment(name: str = "snap", label: str | None = None):
+    model = {"id": "random:llama-tiny", "dtype": "float32", "device": "cpu"}
+    if label is not None:
+        model["label"] = label
     return presets.from_dict(
         {
-            "name": "snap",
-            "models": [{"id": "random:llama-tiny", "dtype": "float32", "device": "cpu"}],
+            "name": name,
+            "models": [model],
             "pruning": {"methods": ["wanda", "sparsegpt"], "sparsity": [0.5, "2:4"]},
             "calibration": {
                 "languages": ["en", "de", "es"],
@@ -49,12 +52,15 @@ def _ppl(
     return round(base * hit + 0.37 * (seed or 0) + 0.05 * len(calib or ""), 4)
 
 
-def build(ws: Path, *, states: dict[int, str] | None = None) -> list[str]:
-    """Write the grid's run dirs; `states` overrides the state of run i (running, failed, ...)."""
+def build(
+    ws: Path, *, states: dict[int, str] | None = None, name: str = "snap", label: str | None = None
+) -> list[str]:
+    """Write the grid's run dirs; `states` overrides the state of run i (running, failed, ...);
+    `name` and `label` name the experiment and its model."""
     runs_root = ws / "runs"
     (ws / "presets").mkdir(parents=True, exist_ok=True)
     ids = []
-    for i, run in enumerate(experiment().runs()):
+    for i, run in enumerate(experiment(name, label).runs()):
         rd: RunDir = create(runs_root, run.id, run.model_dump(mode="json"))
         ids.append(run.id)
         state = (states or {}).get(i, "done")
@@ -120,6 +126,7 @@ def build(ws: Path, *, states: dict[int, str] | None = None) -> list[str]:
                     "total": 4,
                     "tokens_per_s": 512.0,
                     "eta_s": 42.0,
+                    "mem_bytes": 1_288_490_189,
                 }
             ]
         elif state == "failed":

@@ -13,7 +13,7 @@ from langprune.store import queries
 from langprune.store.export import cell_text
 from langprune.store.rundir import RunDir
 from langprune.tui.app import LangpruneApp
-from tests.tui.conftest import wait_done, wait_for
+from tests.tui.conftest import screen_text, wait_done, wait_for
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -59,8 +59,17 @@ async def test_compose_launch_cancel_retry_quit_reopen_compare(real_ws: Path) ->
         )
         victim = runs.current().id
         await pilot.press("c")
+        # stopping a running run asks first, naming what it does
+        await wait_for(pilot, lambda: "Cancel 1 running run" in screen_text(app))
+        await pilot.press("y")
         await wait_for(pilot, lambda: RunDir(real_ws / "runs" / victim).state() == "cancelled", 60)
-        await wait_for(pilot, lambda: runs.current() and runs.current().state == "cancelled", 10)
+        # the cancelled run moved below the active ones; the cursor stayed where it was
+        await wait_for(
+            pilot, lambda: any(r.id == victim and r.state == "cancelled" for r in runs.rows), 10
+        )
+        table = runs.query_one("#runs-table")
+        table.cursor_row = [r.id for r in runs.rows].index(victim)
+        await wait_for(pilot, lambda: runs.current() and runs.current().id == victim, 10)
         # retry it from the same screen
         await pilot.press("r")
         await wait_for(

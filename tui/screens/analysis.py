@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -22,7 +23,7 @@ from langprune.tui.screens.base import LangpruneScreen
 
 ANY = "(any)"
 FILTERS = ("model", "method", "sparsity")
-VIEWS = ("masks", "neurons", "drift")
+VIEWS = ("masks", "neurons", "drift", "owl")
 
 
 @dataclass
@@ -99,15 +100,17 @@ class AnalysisScreen(LangpruneScreen):
         summary = self.query_one("#analysis-summary", Static)
         body = self.query_one("#analysis-body", Static)
         if message.error:
-            summary.update(f"analysis · [red]{message.error}[/red]")
+            summary.update(Text("analysis · ") + Text(str(message.error), style="red"))
             body.update("")
             return
         self._sync_selects(message.choices)
         groups = {tuple(m.group.values()) for m in message.matrices}
         summary.update(
-            f"analysis · {message.view} · {len(groups)} model/method/sparsity group(s)"
-            if message.matrices
-            else f"analysis · {message.view} · no rows yet: enable [analysis] in the preset"
+            Text(
+                f"analysis · {message.view} · {len(groups)} model/method/sparsity group(s)"
+                if message.matrices
+                else f"analysis · {message.view} · no rows yet: enable [analysis] in the preset"
+            )
         )
         body.update(render_view(message.matrices))
 
@@ -117,7 +120,7 @@ class AnalysisScreen(LangpruneScreen):
             for f in FILTERS:
                 sel = self.query_one(f"#sel-{f}", Select)
                 values = [v for v in choices.get(f, []) if not (f == "method" and v == "dense")]
-                sel.set_options([(f"any {f}", ANY), *((v, v) for v in values)])
+                sel.set_options([(f"any {f}", ANY), *((Text(v), v) for v in values)])
                 sel.value = self.filters[f] if self.filters[f] in values else ANY
         finally:
             self._syncing = False

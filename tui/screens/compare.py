@@ -235,13 +235,12 @@ class CompareScreen(LangpruneScreen[None]):
             )
             extras.append(f"{what}: {len(shown)}/{len(table.columns)} columns")
         extras.append(diagonal_wins(table).sentence())
-        summary.update(table.title())
+        summary.update(Text(table.title()))  # user strings are text, never markup
         auto = message.auto
         if auto is not None and auto:
             self.auto_note = "chosen for you (change with m): " + "; ".join(auto)
         legend = " · ".join(
             [
-                *extras,
                 "[b]bold[/b] clear best",
                 "[u]underlined[/u] tied within ±",
                 "[on #303a5f] diagonal [/] calibrated in that language",
@@ -249,7 +248,11 @@ class CompareScreen(LangpruneScreen[None]):
             ]
         )
         notes = "".join(f"\n* {line}" for line in table.footnotes())
-        note.update(legend + (f"\n{self.auto_note}" if self.auto_note else "") + notes)
+        note.update(
+            Text(" · ".join([*extras, ""]))
+            + Text.from_markup(legend)
+            + Text((f"\n{self.auto_note}" if self.auto_note else "") + notes)
+        )
         if message.plot is not None:
             self._draw_plot(message.plot)
 
@@ -266,7 +269,7 @@ class CompareScreen(LangpruneScreen[None]):
                 values = self.choices.get(f, [])
                 if f == "method":
                     values = [v for v in values if v != "dense"]
-                sel.set_options([(f"any {f}", ANY), *[(v, v) for v in values]])
+                sel.set_options([(f"any {f}", ANY), *[(Text(v), v) for v in values]])
                 current = self.filters.get(f)
                 sel.value = current if current in values else ANY
         finally:

@@ -405,10 +405,10 @@ class ComposeScreen(LangpruneScreen[None]):
 
     def on_form_loaded(self, message: FormLoaded) -> None:
         select = self.query_one("#preset", Select)
-        select.set_options([(BLANK, BLANK), *[(n, n) for n in message.presets]])
+        select.set_options([(BLANK, BLANK), *[(Text(n), n) for n in message.presets]])
         models = self.query_one("#models", SelectionList)
         known = {models.get_option_at_index(i).value for i in range(models.option_count)}
-        models.add_options([(m, m) for m in message.recent_models if m not in known])
+        models.add_options([(Text(m), m) for m in message.recent_models if m not in known])
 
     def _preset_chosen(self, name: str) -> None:
         if name == BLANK:
@@ -438,7 +438,7 @@ class ComposeScreen(LangpruneScreen[None]):
 
     def on_preset_data(self, message: PresetData) -> None:
         if message.data is None:
-            self.notify("\n".join(message.problems), severity="error")
+            self.notify("\n".join(message.problems), severity="error", markup=False)
             return
         self.fill(form.from_experiment(message.data))
         self.schedule_check()
@@ -527,6 +527,9 @@ class ComposeScreen(LangpruneScreen[None]):
         except ImportError:
             self.post_message(ActionDone("launch: the runner is not installed yet", "error"))
             return
+        from langprune.engine.spec import preflight
+
+        preflight.check(exp)  # a SpecError reaches the app's one error boundary (a notice)
         result = launcher.launch(exp, self.app.workspace)
         self.post_message(
             Launched(list(getattr(result, "queued", [])), list(getattr(result, "skipped", [])))
@@ -560,7 +563,9 @@ class ComposeScreen(LangpruneScreen[None]):
             except SuspendNotSupported:  # no terminal to hand over (headless): run it as it is
                 done = subprocess.run(command, check=False, capture_output=True)
             except OSError as exc:
-                self.notify(f"cannot start the editor {command[0]!r}: {exc}", severity="error")
+                self.notify(
+                    f"cannot start the editor {command[0]!r}: {exc}", severity="error", markup=False
+                )
                 return
             edited = path.read_text(encoding="utf-8")
         self.refresh(layout=True)

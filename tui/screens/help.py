@@ -25,11 +25,13 @@ HELP = {
         ("esc", "leave a text field (so 1-4 switch screens)"),
     ],
     "runs": [
-        ("c", "cancel the selected run"),
-        ("r", "retry the selected run (failed or cancelled)"),
+        ("space / a", "mark the run under the cursor / every run shown (for c and r)"),
+        ("c", "cancel the marked runs, else the selected one (asks when work stops)"),
+        ("r", "retry the marked runs, else the selected one (asks for done runs)"),
         ("l / enter", "open the full log"),
+        ("z", "log pane: bigger, full screen, back"),
         ("/", "filter, as the CLI: method=wanda sparsity=0.5 state=failed calib=sw"),
-        ("esc", "clear the filter"),
+        ("esc", "drop the marks, then the filter"),
     ],
     "results": [
         ("/", "search (any text in a row)"),

@@ -1,8 +1,12 @@
-"""Runs screen: every run, live from the run directories, with a log tail of the selected one.
+"""Runs screen: a monitor of every run, live from the run directories, with a log tail.
 
-A thread worker polls the run directories about once a second (sooner when woken by a key) and
-posts `RunsPolled`; the UI thread only re-binds rows to the virtualized table. Cancel and retry go
-through the runner's launcher API, also in thread workers. Leaving or quitting never touches a run.
+A thread worker polls the run directories about once a second (sooner when woken by a key), builds
+the monitor's view (tui/monitor.py: display order, ETAs from past runs, slots and their memory)
+and posts `RunsPolled`; the UI thread only re-binds rows to the virtualized table. The header
+shows the grid's progress and ETA, the line below it each slot. Cancel and retry go through the
+runner's launcher API in thread workers, on the marked rows (Space) or the one under the cursor;
+stopping or throwing away work (cancelling a running run, retrying a done one, any bulk action)
+asks first. Leaving or quitting never touches a run.
 """
 
 from __future__ import annotations
@@ -20,31 +24,18 @@ from textual.widgets import Footer, Input, Log, Static
 from textual.worker import get_current_worker
 
 from langprune.store.records import RunRecord
+from langprune.tui import monitor as monitor_mod
 from langprune.tui.messages import ActionDone, LogTail, RunsPolled, WorkFailed
-from langprune.tui.render import STATE_STYLE, dash
-from langprune.tui.runstate import RunPoller, format_duration, tail_lines
+from langprune.tui.monitor import Monitor, SlotView
+from langprune.tui.render import STATE_STYLE, action_question, dash
+from langprune.tui.runstate import RunPoller, format_bytes, format_duration, tail_lines
 from langprune.tui.screens.base import LangpruneScreen
 from langprune.tui.widgets.lazytable import Column, LazyTable
 
 POLL_S = 1.0
 LOST_CHECK_S = 5.0
-STATE_ORDER = {"damaged": 0, "running": 1, "queued": 2, "failed": 3, "cancelled": 4, "done": 5}
-
-COLUMNS = [
-    Column("state", "state", 9),
-    Column("progress", "progress", 14),
-    Column("stage", "stage", 10),
-    Column("eta", "ETA", 6, "right"),
-    Column("tps", "tok/s", 6, "right"),
-    Column("method", "method", 9),
-    Column("sparsity", "spars", 5),
-    Column("calib", "calib", 6),
-    Column("seed", "seed", 4, "right"),
-    Column("model", "model", 14),
-    Column("device", "device", 8),
-    Column("id", "id", 12),
-    Column("error", "error", 40),
-]
+LOG_SIZES = ("", "-log-big", "-log-full")  # z cycles: a 7-line tail, half the screen, all of it
+MARK = "●"
 
 
 def progress_bar(fraction: float, width: int = 8) -> Text:
@@ -53,50 +44,135 @@ def progress_bar(fraction: float, width: int = 8) -> Text:
     return bar + Text(f" {int(fraction * 100):3d}%")
 
 
-def sort_key(row: RunRecord) -> tuple[Any, ...]:
-    def last(value: Any) -> tuple[bool, Any]:  # None sorts after every value of its column
-        return (value is None, "" if value is None else value)
+def columns_for(width: int) -> list[Column]:
+    """The columns that fit `width` cells: at 80 the run id always shows (the table pads each
+    cell with one space and keeps two for its scrollbar); wider terminals add more."""
+    cols = [
+        Column("mark", " ", 1),
+        Column("state", "state", 9),
+        Column("stage", "stage", 14),
+        Column("progress", "prog" if width < 100 else "progress", 4 if width < 100 else 13),
+        Column("eta", "ETA", 5, "right"),
+        Column("method", "method", 9),
+        Column("sparsity", "spars", 5),
+        Column("calib", "calib", 5),
+        Column("seed", "seed", 4, "right"),
+        Column("id", "id", 12),
+    ]
+    if width >= 100:
+        cols[2] = Column("stage", "stage", 18)
+        cols += [
+            Column("tps", "tok/s", 6, "right"),
+            Column("mem", "mem", 9, "right"),
+            Column("model", "model", 14),
+        ]
+    if width >= 140:
+        cols += [Column("device", "device", 7), Column("time", "took", 6, "right")]
+        used = sum(c.width + 1 for c in cols) + 2
+        cols.append(Column("error", "error", max(10, width - used - 1)))
+    return cols
 
-    return (
-        STATE_ORDER.get(row.state, 9),
-        last(row.experiment),
-        row.model,
-        row.method != "dense",
-        last(row.method),
-        last(row.sparsity),
-        last(row.calibration_language),
-        last(row.seed),
-        row.id,
-    )
+
+def short_duration(seconds: float) -> str:
+    """A duration in at most 5 cells: '42s', '3m05s', '12m', '1h02m'."""
+    return f"{round(seconds) // 60}m" if 600 <= seconds < 3600 else format_duration(seconds)
 
 
-def cells(row: RunRecord) -> tuple[Any, ...]:
-    tps = f"{row.tokens_per_s:.0f}" if isinstance(row.tokens_per_s, (int, float)) else "-"
-    eta = format_duration(row.eta_s) if row.state == "running" else "-"
-    if row.state == "done":
-        eta = format_duration(row.seconds_total)
-    return (
-        Text(row.state, style=STATE_STYLE.get(row.state, "")),
-        progress_bar(row.progress),
-        dash(row.stage) if not row.step else f"{dash(row.stage)} {row.step}",
-        eta,
-        tps,
-        dash(row.method),
-        dash(row.sparsity),
-        dash(row.calibration_language),
-        dash(row.seed),
-        row.model,
-        dash(row.device),
-        row.id,
-        Text(row.error or "", style="red"),
-    )
+def stage_cell(row: RunRecord, queue_pos: int | None) -> str:
+    """Running: 'eval_ppl de 3/7'; queued: its place in the queue; failed: where it stopped."""
+    if row.state == "running":
+        return row.stage_text or dash(row.stage)
+    if row.state == "queued":
+        return f"#{queue_pos} in queue" if queue_pos else "queued"
+    if row.state in ("failed", "cancelled") and row.event and row.event.get("stage"):
+        return f"in {row.event['stage']}"
+    return ""
+
+
+def cells(
+    row: RunRecord,
+    columns: list[Column],
+    *,
+    eta_s: float | None = None,
+    mem: int | None = None,
+    marked: bool = False,
+    queue_pos: int | None = None,
+) -> tuple[Any, ...]:
+    """One table row for `columns` (the ETA only for active rows; the duration for done ones)."""
+    wide_bar = any(c.key == "progress" and c.width > 4 for c in columns)
+    values: dict[str, Any] = {
+        "mark": Text(MARK, style="bold yellow") if marked else "",
+        "state": Text(row.state, style=STATE_STYLE.get(row.state, "")),
+        "stage": stage_cell(row, queue_pos),
+        "progress": progress_bar(row.progress) if wide_bar else f"{int(row.progress * 100)}%",
+        "eta": (short_duration(eta_s) if eta_s is not None else "-") if row.active else "",
+        "method": dash(row.method),
+        "sparsity": dash(row.sparsity),
+        "calib": dash(row.calibration_language),
+        "seed": dash(row.seed),
+        "id": row.id,
+        "tps": f"{row.tokens_per_s:.0f}" if row.tokens_per_s is not None else "",
+        "mem": format_bytes(mem) if mem else "",
+        "model": row.model,
+        "device": dash(row.device),
+        "time": format_duration(row.seconds_total) if row.state == "done" else "",
+        "error": Text(row.error or "", style="red"),
+    }
+    return tuple(values[c.key] for c in columns)
+
+
+def summary_text(monitor: Monitor, total: int, width: int) -> Text:
+    """Grid progress, counts by state and the ETA from past runs' durations."""
+    done = monitor.counts.get("done", 0)
+    text = Text("grid ")
+    if total and width >= 100:
+        text += progress_bar(done / total, 10) + " "
+    text.append(f"{done}/{total} done")
+    for state in ("running", "queued", "failed", "cancelled"):
+        if monitor.counts.get(state):
+            text.append(" · ")
+            text.append(f"{monitor.counts[state]} {state}", style=STATE_STYLE.get(state, ""))
+    if monitor.counts.get("running") or monitor.counts.get("queued"):
+        text.append(" · ETA ")
+        if monitor.grid_eta_s is not None:
+            text.append(format_duration(monitor.grid_eta_s), style="bold")
+            if width >= 100:
+                text.append(f" (from {monitor.history} past runs)", style="dim")
+        else:
+            text.append("- (no finished run yet)", style="dim")
+    return text
+
+
+def slot_line(slot: SlotView, width: int) -> Text:
+    """What one slot runs and its memory: 'cpu0 ▸ 3fa9e1c2d4b5 prune 3/4 · 1.2 GiB'."""
+    text = Text(slot.name, style="bold")
+    text.append(" ▸ ")
+    if slot.run is None:
+        text.append("idle", style="dim")
+    else:
+        text.append(slot.run.id)
+        text.append(f" {slot.run.stage_text}" if slot.run.stage_text else "")
+        if width >= 120:
+            text.append(f" ({slot.run.label})", style="dim")
+        if slot.mem_bytes:
+            label = "RSS " if slot.gpu is None else ""
+            text.append(f" · {label}{format_bytes(slot.mem_bytes)}")
+    if slot.gpu_stats is not None:
+        g = slot.gpu_stats
+        text.append(
+            f" · GPU {g.index} {format_bytes(g.mem_used)}/{format_bytes(g.mem_total)} {g.util:.0f}%"
+        )
+    return text
 
 
 class RunsScreen(LangpruneScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("c", "cancel", "Cancel"),
         Binding("r", "retry", "Retry"),
+        Binding("space", "mark", "Mark"),
+        Binding("a", "mark_all", "Mark all", show=False),
         Binding("l", "open_log", "Log"),
+        Binding("z", "log_size", "Log size"),
         Binding("slash", "filter", "Filter"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
@@ -104,28 +180,41 @@ class RunsScreen(LangpruneScreen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.rows: list[RunRecord] = []
+        self.monitor: Monitor | None = None
+        self.marked: set[str] = set()
         self.filter_expr = ""
         self.selected_id: str | None = None
+        self.log_size = 0  # index into LOG_SIZES
         self._wake = threading.Event()
         self._paused = False
+        self._filter_error: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("runs · reading run directories…", id="runs-summary", classes="bar")
+        yield Static("", id="runs-slots")
         yield Input(
             placeholder="filter: method=wanda sparsity=0.5 state=failed calib=sw (Enter applies)",
             id="runs-filter",
         )
         with Vertical(id="runs-main"):
-            yield LazyTable(COLUMNS, id="runs-table")
+            yield LazyTable(columns_for(self.app.size.width), id="runs-table")
             yield Static("log", id="log-title", classes="bar")
             yield Log(id="log-tail", highlight=False, max_lines=400)
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#runs-filter").display = False
+        self.query_one("#runs-slots").display = False
         self.query_one(LazyTable).focus()
         # start reading after the first frame is on screen: the worker would compete for the GIL
         self.call_after_refresh(self.poll_runs)
+
+    def on_resize(self) -> None:
+        table = self.query_one(LazyTable)
+        columns = columns_for(self.size.width)
+        if [c.key for c in columns] != [c.key for c in table.columns] or columns != table.columns:
+            table.set_columns(columns)
+            self._show()
 
     def on_screen_suspend(self) -> None:
         self._paused = True
@@ -139,6 +228,7 @@ class RunsScreen(LangpruneScreen[None]):
     def poll_runs(self) -> None:
         worker = get_current_worker()
         poller = RunPoller(self.app.runs_root)
+        gpus = monitor_mod.GpuReader()
         last_lost = time.monotonic()  # the first reading comes before the slower lost-check
         last_log: tuple[str | None, list[str]] = (None, [])
         while not worker.is_cancelled:
@@ -149,7 +239,7 @@ class RunsScreen(LangpruneScreen[None]):
             if time.monotonic() - last_lost > LOST_CHECK_S:
                 last_lost = time.monotonic()
                 self._refresh_lost()
-            rows = sorted(poller.poll(), key=sort_key)
+            rows = poller.poll()
             expr, error = self.filter_expr, None
             if expr:
                 from langprune.tui import runfilter
@@ -158,7 +248,8 @@ class RunsScreen(LangpruneScreen[None]):
                     rows = runfilter.apply(rows, runfilter.parse(expr))
                 except ValueError as exc:  # the store's FilterError, in the CLI's words
                     error = str(exc)
-            self.post_message(RunsPolled(rows, error))
+            mon = monitor_mod.build(rows, self.app.workspace, gpus.read())
+            self.post_message(RunsPolled(mon.rows, error, mon))
             run_id = self.selected_id
             if run_id:
                 lines = tail_lines(self.app.runs_root / run_id / "log.txt", 200)
@@ -181,30 +272,67 @@ class RunsScreen(LangpruneScreen[None]):
 
     # ---- messages from the worker ----
     def on_runs_polled(self, message: RunsPolled) -> None:
-        self.rows = message.rows
         table = self.query_one(LazyTable)
+        before = {r.id: r.state for r in self.rows}
+        index = table.cursor_row
+        self.rows = message.rows
+        self.monitor = message.monitor
+        self._filter_error = message.filter_error
+        self.marked &= {r.id for r in self.rows}
+        self._show()
         keep = self.selected_id
-        table.set_rows([cells(r) for r in self.rows])
         if keep:
             for i, r in enumerate(self.rows):
                 if r.id == keep:
-                    if table.cursor_row != i:
-                        table.cursor_row = i
+                    # A run that changed state moves to its group (a finished run goes below):
+                    # the cursor stays where it was instead of following it out of view.
+                    moved = before.get(keep) not in (None, r.state)
+                    target = min(index, len(self.rows) - 1) if moved else i
+                    if table.cursor_row != target:
+                        table.cursor_row = target
+                    if moved:
+                        self._select(target)
                     break
-        counts: dict[str, int] = {}
-        for r in self.rows:
-            counts[r.state] = counts.get(r.state, 0) + 1
-        parts = [f"{counts[s]} {s}" for s in STATE_ORDER if counts.get(s)]
-        summary = f"runs: {len(self.rows)}" + (" · " + " · ".join(parts) if parts else "")
-        if self.filter_expr:
-            summary += f" · filter: {self.filter_expr}"
-        if message.filter_error:
-            summary += f"  [red]{message.filter_error}[/red]"
-        elif not self.rows and not self.filter_expr:
-            summary += " · nothing yet: press 1 to compose a grid, or `langprune run smoke`"
-        self.query_one("#runs-summary", Static).update(summary)
         if self.selected_id is None and self.rows:
             self._select(0)
+
+    def _show(self) -> None:
+        """Re-bind the rows, the header and the slot lines (from the last poll)."""
+        table = self.query_one(LazyTable)
+        mon = self.monitor
+        eta = mon.eta_s if mon else {}
+        mem = {s.run.id: s.mem_bytes for s in (mon.slots if mon else []) if s.run}
+        queued = [r.id for r in self.rows if r.state == "queued"]
+        pos = {rid: i + 1 for i, rid in enumerate(queued)}
+        table.set_rows(
+            [
+                cells(
+                    r,
+                    table.columns,
+                    eta_s=eta.get(r.id),
+                    mem=mem.get(r.id),
+                    marked=r.id in self.marked,
+                    queue_pos=pos.get(r.id),
+                )
+                for r in self.rows
+            ]
+        )
+        width = self.size.width or self.app.size.width
+        summary = summary_text(mon, len(self.rows), width) if mon else Text("runs")
+        if self.marked:
+            summary.append(f" · {len(self.marked)} marked", style="bold yellow")
+        if self.filter_expr:
+            summary.append(f" · filter: {self.filter_expr}")
+        if self._filter_error:
+            summary.append(f"  {self._filter_error}", style="red")
+        elif not self.rows and not self.filter_expr:
+            summary.append(" · nothing yet: press 1 to compose a grid, or `langprune run smoke`")
+        self.query_one("#runs-summary", Static).update(summary)
+        slots = self.query_one("#runs-slots", Static)
+        lines = [slot_line(s, width) for s in (mon.slots if mon else [])]
+        slots.display = bool(lines)
+        if lines:
+            slots.update(Text("\n").join(lines))
 
     def on_log_tail(self, message: LogTail) -> None:
         if message.run_id != self.selected_id:
@@ -227,16 +355,15 @@ class RunsScreen(LangpruneScreen[None]):
         row = self.rows[index]
         if row.id != self.selected_id:
             self.selected_id = row.id
-            title = (
+            title = Text(
                 f"log · {row.id} · {dash(row.method)} {dash(row.sparsity)} "
                 f"calib={dash(row.calibration_language)} seed={dash(row.seed)}"
             )
-            shown = Text(title)
             if row.error:
-                shown.append(f" · {row.error}", style="red")
+                title.append(f" · {row.error}", style="red")
             if row.fix:  # a damaged run: what to do about it
-                shown.append(f" · fix: {row.fix}", style="bold")
-            self.query_one("#log-title", Static).update(shown)
+                title.append(f" · fix: {row.fix}", style="bold")
+            self.query_one("#log-title", Static).update(title)
             self.query_one("#log-tail", Log).clear()
             self._wake.set()
 
@@ -245,6 +372,13 @@ class RunsScreen(LangpruneScreen[None]):
             if r.id == self.selected_id:
                 return r
         return None
+
+    def targets(self) -> list[RunRecord]:
+        """The marked rows (in display order), else the row under the cursor."""
+        if self.marked:
+            return [r for r in self.rows if r.id in self.marked]
+        row = self.current()
+        return [row] if row else []
 
     # ---- keys ----
     def action_filter(self) -> None:
@@ -266,20 +400,80 @@ class RunsScreen(LangpruneScreen[None]):
 
     def action_clear_filter(self) -> None:
         box = self.query_one("#runs-filter", Input)
+        if self.marked and not box.display and not self.filter_expr:
+            self.marked.clear()  # Esc first drops the marks, then the filter
+            self._show()
+            return
         box.value = ""
         box.display = False
         self.set_filter("")
         self.query_one(LazyTable).focus()
 
-    def action_cancel(self) -> None:
+    def action_mark(self) -> None:
+        """Space: mark or unmark the row under the cursor (for a bulk cancel or retry)."""
         row = self.current()
-        if row:
-            self._runner_call("cancel", [row.id])
+        if row is None:
+            return
+        self.marked ^= {row.id}
+        self._show()
+        self.query_one(LazyTable).action_cursor(1)
+
+    def action_mark_all(self) -> None:
+        """a: mark every row shown (the filter scopes it), or unmark all when all are marked."""
+        shown = {r.id for r in self.rows}
+        self.marked = set() if shown and shown <= self.marked else shown
+        self._show()
+
+    def action_log_size(self) -> None:
+        """z: the log pane grows to half the screen, then to all of it, then back."""
+        self.remove_class(*[c for c in LOG_SIZES if c])
+        self.log_size = (self.log_size + 1) % len(LOG_SIZES)
+        if LOG_SIZES[self.log_size]:
+            self.add_class(LOG_SIZES[self.log_size])
+
+    def action_cancel(self) -> None:
+        rows = self.targets()
+        active = [r for r in rows if r.active]
+        if not active:
+            what = ", ".join(sorted({r.state for r in rows})) or "no run"
+            self.notify(f"nothing to cancel: {what}", severity="warning")
+            return
+        if any(r.state == "running" for r in active) or len(rows) > 1:
+            question = action_question("Cancel", active, "Running work is lost.")
+            self._confirm(question, "cancel", [r.id for r in active])
+        else:
+            self._runner_call("cancel", [r.id for r in active])
 
     def action_retry(self) -> None:
-        row = self.current()
-        if row:
-            self._runner_call("retry", [row.id])
+        rows = self.targets()
+        ready = [r for r in rows if not r.active]
+        if not ready:
+            self.notify(
+                "nothing to retry: the runs are still queued or running", severity="warning"
+            )
+            return
+        if any(r.state == "done" for r in ready) or len(rows) > 1:
+            note = "Done runs start from scratch; their results are discarded."
+            if not any(r.state == "done" for r in ready):
+                note = "They start from scratch."
+            skipped = len(rows) - len(ready)
+            if skipped:
+                note += f" ({skipped} queued or running left alone.)"
+            self._confirm(action_question("Retry", ready, note), "retry", [r.id for r in ready])
+        else:
+            self._runner_call("retry", [r.id for r in ready])
+
+    def _confirm(self, question: str, what: str, run_ids: list[str]) -> None:
+        from langprune.tui.screens.confirm import ConfirmScreen
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.marked.clear()
+                self._runner_call(what, run_ids)
+            else:
+                self.notify(f"{what}: not done", timeout=3)
+
+        self.app.push_screen(ConfirmScreen(question + " y/n"), answered)
 
     @work(thread=True, group="runs-action", name="runner")
     def _runner_call(self, what: str, run_ids: list[str]) -> None:

@@ -46,7 +46,7 @@ def test_families_cover_what_lm_eval_groups_them_into(index) -> None:
         ("xnli", "xnli"), ("xcopa", "xcopa"), ("xstorycloze", "xstorycloze"),
         ("xwinograd", "xwinograd"), ("pawsx", "pawsx"), ("m_mmlu", "m_mmlu"),
         ("arc_multilingual", "arc_multilingual"), ("lambada_multilingual", "lambada_multilingual"),
-        ("hellaswag_multilingual", "hellaswag_multilingual"),
+        ("hellaswag_multilingual", "hellaswag_multilingual"), ("mmmlu", "mmmlu"),
     ]:  # fmt: skip
         entry = index[group]
         members = entry.tags if entry.kind == Kind.TAG else set(entry.cfg["task"])

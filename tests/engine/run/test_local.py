@@ -124,7 +124,7 @@ def test_kill9_mid_pruning_is_worker_lost_and_retry_matches_a_clean_run(
     assert rd.state() == "failed" and "worker lost" in rd.status()["error"]
     assert "worker lost" in status.stdout
 
-    retried = cli(ws, "retry", "--failed")
+    retried = cli(ws, "retry", "--failed", "--yes")
     assert rd.id in retried.stdout, retried.stderr
     wait_for(lambda: all_final(ws, 1) and all_final(clean_ws, 1), 120, "retry and clean run")
     (clean,) = runs(clean_ws)
@@ -151,7 +151,7 @@ def test_cancel_within_5s_and_a_second_scheduler_refuses(ws: Path, tmp_path: Pat
 
     worker = rd.status()["pid"]
     t0 = time.time()
-    out = cli(ws, "cancel", rd.id)
+    out = cli(ws, "cancel", rd.id, "--yes")
     assert out.returncode == 0 and "cancelled" in out.stdout, out.stderr
     wait_for(lambda: _gone(worker), 5, "the worker to exit")
     assert time.time() - t0 < 5

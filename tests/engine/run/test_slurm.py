@@ -81,7 +81,7 @@ def test_cancel_a_running_task_and_the_others_go_on(ws: Path, tmp_path: Path) ->
     first, second = runs(ws)
     wait_for(lambda: (first.last_event() or {}).get("stage") == "prune", 120, "pruning to start")
     t0 = time.time()
-    out = cli(ws, "cancel", first.id)
+    out = cli(ws, "cancel", first.id, "--yes")
     assert "cancelled" in out.stdout, out.stderr
     assert first.state() == "cancelled" and time.time() - t0 < 5
     wait_for(lambda: not state.jobs_alive([_job(first)])[_job(first)], 20, "the task to leave")

@@ -28,7 +28,7 @@ def test_grid_is_the_cartesian_product_plus_dense_baseline() -> None:
     dense = [r for r in runs if r.is_dense]
     assert len(dense) == 1 and dense[0].calibration_language is None and dense[0].seed is None
     cells = {(r.method, r.sparsity, r.calibration_language, r.seed) for r in runs if not r.is_dense}
-    assert ("sparsegpt", "2:4", "en+de", 1) in cells
+    assert ("sparsegpt", "2:4", "de+en", 1) in cells  # a mix is canonical: alphabetical
     assert len(cells) == 24
     assert len({r.id for r in runs}) == len(runs)
 
@@ -120,3 +120,46 @@ def test_paper_preset_grid_size() -> None:
         exp = presets.load(name)
         assert len(exp.runs()) == 2 * 2 * 7 * 2 + 1
         assert exp.calibration.nsamples == 128 and exp.calibration.seqlen == 2048
+
+
+def _methods_spec(methods: list[str], sparsity: list, **pruning: object) -> dict:
+    spec = json.loads(json.dumps(BASE))
+    spec["pruning"] = {"methods": methods, "sparsity": sparsity, **pruning}
+    return spec
+
+
+def test_ria_and_owl_runs_carry_their_options_in_id_and_cell() -> None:
+    text = """
+name = "t"
+[[models]]
+id = "random:llama-tiny"
+[pruning]
+methods = ["wanda", "wanda_owl", "ria"]
+sparsity = [0.5]
+owl = { m = 5, lambda = 0.08 }
+[calibration]
+languages = ["en"]
+"""
+    exp = presets.from_dict(presets.parse_toml(text, "t"))
+    runs = {r.method: r for r in exp.runs() if not r.is_dense}
+    assert runs["wanda"].options is None and "options" not in runs["wanda"].config()
+    assert runs["wanda_owl"].options == {"owl_m": 5.0, "owl_lambda": 0.08}
+    assert runs["ria"].options == {"a": 0.5}
+    other = presets.from_dict(
+        presets.parse_toml(text.replace("lambda = 0.08", "lambda = 0.1"), "t")
+    )
+    again = {r.method: r for r in other.runs() if not r.is_dense}
+    assert again["wanda"].id == runs["wanda"].id  # OWL's options touch only OWL runs
+    assert again["wanda_owl"].id != runs["wanda_owl"].id
+    assert again["wanda_owl"].cell_id != runs["wanda_owl"].cell_id
+
+
+def test_owl_methods_refuse_nm_and_a_lambda_that_reaches_one() -> None:
+    with pytest.raises(ValueError, match=r"wanda_owl.*unstructured.*2:4"):
+        Experiment.model_validate(_methods_spec(["wanda_owl"], ["2:4"]))
+    with pytest.raises(ValueError, match="reaches 1"):
+        Experiment.model_validate(_methods_spec(["magnitude_owl"], [0.95], owl={"lambda": 0.08}))
+    with pytest.raises(ValueError, match="lambda"):
+        Experiment.model_validate(_methods_spec(["wanda_owl"], [0.5], owl={"lambda": -1}))
+    with pytest.raises(ValueError, match="owl_wanda"):  # the allowed names are listed
+        Experiment.model_validate(_methods_spec(["owl_wanda"], [0.5]))
