@@ -128,7 +128,7 @@ def summary_text(monitor: Monitor, total: int, width: int) -> Text:
     if total and width >= 100:
         text += progress_bar(done / total, 10) + " "
     text.append(f"{done}/{total} done")
-    for state in ("running", "queued", "failed", "cancelled"):
+    for state in ("running", "queued", "failed", "cancelled", "damaged"):
         if monitor.counts.get(state):
             text.append(" · ")
             text.append(f"{monitor.counts[state]} {state}", style=STATE_STYLE.get(state, ""))
