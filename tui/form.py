@@ -260,11 +260,14 @@ def field_of(problem: str) -> str | None:
 def validate(
     data: dict[str, Any], base_dir: Path | None = None
 ) -> tuple[Experiment | None, list[str]]:
-    """(experiment, []) or (None, problems in the CLI's words)."""
-    from langprune.engine.spec import presets
+    """(experiment, []) or (None, problems in the CLI's words): the spec, then preflight (what
+    the grid needs from this machine), as `presets validate` does."""
+    from langprune.engine.spec import preflight, presets
 
     try:
-        return presets.from_dict(data, "compose", base=base_dir), []
+        exp = presets.from_dict(data, "compose", base=base_dir)
+        preflight.check(exp, launch=False)
+        return exp, []
     except SpecError as exc:
         return None, list(exc.problems)
 

@@ -164,7 +164,16 @@ class CalibrationSpec(Strict):
     @field_validator("languages")
     @classmethod
     def _languages(cls, v: list[str]) -> list[str]:
-        return _unique([parse_calibration_language(x) for x in v], "language")
+        canonical = [parse_calibration_language(x) for x in v]
+        first: dict[str, str] = {}
+        for given, mix in zip(v, canonical, strict=True):
+            if mix in first and first[mix] != given:
+                raise ValueError(
+                    f"{first[mix]!r} and {given!r} are the same mix (the order of a mix does "
+                    f"not matter, both are {mix!r}): list it once"
+                )
+            first.setdefault(mix, given)
+        return _unique(canonical, "language")
 
     @field_validator("seeds")
     @classmethod

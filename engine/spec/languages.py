@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 
-from langprune.vocab import mix_parts
+from langprune.vocab import MIX_SEPARATOR, mix_parts
 
 _TABLE = """
 aa Afar|ab Abkhazian|af Afrikaans|ak Akan|am Amharic|an Aragonese|ar Arabic|as Assamese|av Avaric|
@@ -67,7 +67,11 @@ def check_code(code: object) -> str:
 
 
 def parse_calibration_language(value: object) -> str:
-    """Validate a calibration language: one code ('de') or an equal-share mix ('en+de')."""
+    """Validate a calibration language: one code ('de') or an equal-share mix ('en+de').
+
+    A mix is returned canonical, its languages in alphabetical order: 'en+de' and 'de+en' are the
+    same calibration data, so they are one cell with one run id ('de+en').
+    """
     if not isinstance(value, str) or not value:
         raise ValueError(f"{value!r} is not a language code (expected 'en' or a mix like 'en+de')")
     parts = mix_parts(value)
@@ -75,4 +79,4 @@ def parse_calibration_language(value: object) -> str:
         check_code(part)
     if len(set(parts)) != len(parts):
         raise ValueError(f"mix {value!r} names a language twice")
-    return value
+    return MIX_SEPARATOR.join(sorted(parts))

@@ -44,6 +44,12 @@ def fail_with_problems(problems: list[str]) -> NoReturn:
     sys.exit(2)
 
 
+def warn(lines: list[str]) -> None:
+    """Print warnings to stderr, one `warning:` line each (the command goes on)."""
+    for line in lines:
+        print(f"warning: {line}", file=sys.stderr)
+
+
 def console():  # -> rich.console.Console, imported lazily
     """The CLI's console. Markup is off: every string printed (a model label, an experiment name,
     an error) is shown as the text it is, never read as Rich markup; styles are given as `style=`
@@ -51,3 +57,13 @@ def console():  # -> rich.console.Console, imported lazily
     from rich.console import Console
 
     return Console(markup=False)
+
+
+def command_hint(ctx: typer.Context, command: str) -> str:
+    """A `langprune ...` command to suggest, with the --workspace the user gave (so the hint
+    reads the same workspace when pasted)."""
+    import shlex
+
+    option = state(ctx).workspace_option
+    where = f"--workspace {shlex.quote(str(option))} " if option is not None else ""
+    return f"langprune {where}{command}"

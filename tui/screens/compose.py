@@ -527,6 +527,9 @@ class ComposeScreen(LangpruneScreen[None]):
         except ImportError:
             self.post_message(ActionDone("launch: the runner is not installed yet", "error"))
             return
+        from langprune.engine.spec import preflight
+
+        preflight.check(exp)  # a SpecError reaches the app's one error boundary (a notice)
         result = launcher.launch(exp, self.app.workspace)
         self.post_message(
             Launched(list(getattr(result, "queued", [])), list(getattr(result, "skipped", [])))
