@@ -28,8 +28,14 @@ METHODS: tuple[str, ...] = (
 )  # fmt: skip
 OWL_METHODS: tuple[str, ...] = tuple(m for m in METHODS if m.endswith("_owl"))
 DENSE = "dense"
-STATES: tuple[str, ...] = ("queued", "running", "done", "failed", "cancelled")
+STATES: tuple[str, ...] = ("queued", "running", "stalled", "done", "failed", "cancelled")
 FINAL_STATES: tuple[str, ...] = ("done", "failed", "cancelled")
+# A run whose worker still holds it but whose heartbeat is older than STALLED_AFTER_S (a stopped
+# process, a stuck NFS read, a wedged GPU) is shown "stalled" with the seconds since its last
+# heartbeat. status.json never says "stalled": readers derive it (store/records.py). The worker
+# touches its heartbeat every 2 s; $LANGPRUNE_STALLED_AFTER_S changes the bound.
+STALLED_AFTER_S = 60.0
+WORKING_STATES: tuple[str, ...] = ("running", "stalled")
 # The stages of one run, in order (the pipeline runs them in this order; progress events name them).
 STAGES: tuple[str, ...] = (
     "load", "calibration", "prune", "eval_ppl", "eval_tasks", "analysis", "done",

@@ -16,6 +16,7 @@ from typing import Any
 from langprune.store.fs import read_json, read_tail
 from langprune.store.records import RunRecord, from_files
 from langprune.store.rundir import iter_run_dirs
+from langprune.vocab import WORKING_STATES
 
 
 @dataclass
@@ -43,11 +44,17 @@ class RunPoller:
                 ev_mtime = 0
             cached = self._rows.get(rd.id)
             if cached and cached[0] == st_mtime and cached[1] == ev_mtime:
-                rows.append(cached[2])
+                row = cached[2]
+                if row.state in WORKING_STATES:  # stalled or not: the heartbeat's age decides
+                    row = from_files(
+                        rd.id, spec, dict(row.status), row.event, heartbeat_age=rd.heartbeat_age()
+                    )
+                rows.append(row)
                 continue
             status = read_json(rd.status_file) or {"state": "queued"}
             event = rd.last_event() if status.get("state") != "queued" else None
-            row = from_files(rd.id, spec, status, event)
+            age = rd.heartbeat_age() if status.get("state") == "running" else None
+            row = from_files(rd.id, spec, status, event, heartbeat_age=age)
             self._rows[rd.id] = (st_mtime, ev_mtime, row)
             rows.append(row)
         return rows
