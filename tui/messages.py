@@ -92,3 +92,14 @@ class WorkFailed(Message):
 
     where: str
     error: str
+
+
+@dataclass
+class CardLoaded(Message):
+    """One run's files for its card (results screen, Enter)."""
+
+    run_id: str
+    record: Any | None  # store.records.RunRecord
+    metrics: list[dict[str, Any]]
+    log_tail: list[str]
+    error: str = ""

@@ -232,3 +232,201 @@ def compare_table(table: Any) -> Table:
         cells.append(Text(mean_text(table, table.row_means.get(row), row)))
         out.add_row(*cells, end_section=dense)
     return out
+
+
+# ---- times ----
+
+
+def iso_time(ts: float | None, seconds: bool = True) -> str:
+    """A timestamp as ISO 8601 in UTC, to the second ('2025-10-09T08:53:20Z', or to the minute
+    without `seconds`: '2025-10-09T08:53Z'); '' for None."""
+    if ts is None:
+        return ""
+    from datetime import datetime, timezone
+
+    form = "%Y-%m-%dT%H:%M:%SZ" if seconds else "%Y-%m-%dT%H:%MZ"
+    return datetime.fromtimestamp(float(ts), tz=timezone.utc).strftime(form)
+
+
+# ---- the run card ----
+
+STAGE_SECONDS = ("load", "calibration", "prune", "eval", "analysis", "total")
+
+
+def _kv(rows: list[tuple[str, Any]], title: str) -> Table:
+    table = Table(
+        box=None, show_header=False, title=title, title_justify="left", title_style="bold"
+    )
+    table.add_column("key", style="dim", no_wrap=True)
+    table.add_column("value", overflow="fold")
+    for key, value in rows:
+        if value not in (None, "", {}, []):
+            table.add_row(key, value if isinstance(value, Text) else str(value))
+    return table
+
+
+def metric_rows(metrics: list[dict[str, Any]]) -> Table:
+    """Per-language metrics of one run: value, its standard error and n, one line each."""
+    from langprune.store.export import fmt_number
+
+    table = Table(title="metrics", title_justify="left", title_style="bold", box=None)
+    for name, justify in (("task", "left"), ("metric", "left"), ("lang", "left")):
+        table.add_column(name, no_wrap=True, justify=justify)  # type: ignore[arg-type]  # rich's JustifyMethod literals
+    for name in ("value", "± stderr", "n"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for m in sorted(
+        metrics,
+        key=lambda r: (str(r.get("task")), str(r.get("metric")), str(r.get("language"))),
+    ):
+        task = str(m.get("task") or "?")
+        if m.get("subtask"):
+            task += f":{m['subtask']}"
+        value, stderr = m.get("value"), m.get("stderr")
+        table.add_row(
+            task,
+            str(m.get("metric") or "?"),
+            str(m.get("language") or "-"),
+            fmt_number(value) if isinstance(value, (int, float)) else "-",
+            fmt_number(stderr) if isinstance(stderr, (int, float)) else "-",
+            "-" if m.get("n") is None else f"{m['n']:,}",
+        )
+    return table
+
+
+class SideBySide:
+    """Two renderables next to each other when there is room (100 columns), else one above the
+    other, so neither is squeezed into a column of broken words at 80 columns."""
+
+    def __init__(self, left: Any, right: Any, min_width: int = 100) -> None:
+        self.left, self.right, self.min_width = left, right, min_width
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        if options.max_width >= self.min_width:
+            grid = Table.grid(padding=(0, 4))
+            grid.add_column()
+            grid.add_column()
+            grid.add_row(self.left, self.right)
+            yield grid
+        else:
+            yield self.left
+            yield Text("")
+            yield self.right
+
+
+def run_card(
+    record: Any, metrics: list[dict[str, Any]], log_tail: list[str], log_path: str = ""
+) -> Any:
+    """Everything about one run on one page: its per-language results with their error (first:
+    what one opens a card for), what it is (spec), when and how long each stage took, the
+    library versions, and its log's tail.
+    `record` is a store.records.RunRecord."""
+    from rich.console import Group
+
+    from langprune.tui.runstate import format_duration
+
+    spec = record.spec or {}
+    model = spec.get("model") or {}
+    ev = spec.get("evaluation") or {}
+    status = record.status or {}
+    corpus = spec.get("corpus") or {}
+    options = " ".join(f"{k}={v}" for k, v in (corpus.get("options") or {}).items())
+    head = Text()
+    head.append(record.id, style="bold")
+    head.append("  ")
+    head.append_text(state_text(record.state))
+    head.append(f"  {record.label}")
+    if record.experiment:
+        head.append(f"  (experiment {record.experiment})", style="dim")
+    tasks = ", ".join(str(t.get("family")) for t in ev.get("tasks") or [] if isinstance(t, dict))
+    what = _kv(
+        [
+            ("model", model.get("id")),
+            ("dtype/device", f"{model.get('dtype', 'auto')} / {model.get('device', 'auto')}"),
+            ("method", record.method),
+            ("sparsity", record.sparsity),
+            ("calibration", record.calibration_language),
+            ("corpus", f"{record.corpus or ''} {options}".strip()),
+            ("nsamples/seqlen", f"{record.nsamples} x {record.seqlen}" if record.nsamples else ""),
+            ("seed", record.seed),
+            ("eval languages", " ".join(ev.get("languages") or [])),
+            (
+                "eval budget",
+                f"{ev.get('max_tokens', '?')} tokens/language, seqlen {ev.get('seqlen', '?')}, "
+                f"batch {ev.get('batch_size', '?')}",
+            ),
+            ("tasks", tasks),
+        ],
+        "spec",
+    )
+    seconds = status.get("seconds") or {}
+    timing_rows: list[tuple[str, Any]] = [
+        (name, iso_time(status.get(key)))
+        for name, key in (
+            ("queued", "queued_at"),
+            ("started", "running_at"),
+            ("done", "done_at"),
+            ("failed", "failed_at"),
+            ("cancelled", "cancelled_at"),
+        )
+    ]
+    timing_rows += [
+        (f"{stage} time", format_duration(seconds[stage]))
+        for stage in STAGE_SECONDS
+        if isinstance(seconds.get(stage), (int, float))
+    ]
+    timing_rows += [
+        (
+            "achieved sparsity",
+            f"{record.achieved:.4f}" if record.achieved is not None else None,
+        ),
+        ("attempts", status.get("attempts")),
+        ("host/device", " / ".join(str(x) for x in (record.host, record.device) if x)),
+    ]
+    timings = _kv(timing_rows, "timings")
+    versions = status.get("versions") or {}
+    parts: list[Any] = [head, Text("")]
+    if record.error:
+        parts += [Text(f"error: {record.error}", style="bold red"), Text("")]
+    parts.append(metric_rows(metrics) if metrics else Text("metrics: none yet", style="dim"))
+    parts += [Text(""), SideBySide(what, timings)]
+    if versions:
+        parts += [
+            Text(""),
+            _kv([(k, v or "not installed") for k, v in sorted(versions.items())], "versions"),
+        ]
+    parts += [Text(""), Text(f"log tail ({log_path or 'log.txt'})", style="bold")]
+    parts += [Text(line, style="dim") for line in log_tail] or [Text("(empty)", style="dim")]
+    return Group(*parts)
+
+
+# ---- CLI listings ----
+
+# Runs that are working or about to, first: running, then queued; the rest keep their order.
+ACTIVE_ORDER = {"running": 0, "queued": 1}
+
+
+def active_first(rows: list[Any], state_of: Any) -> list[Any]:
+    """Rows with running ones first, then queued ones, then the rest, each group in its order."""
+    return sorted(rows, key=lambda r: ACTIVE_ORDER.get(str(state_of(r)), 2))
+
+
+def workspace_line(workspace: Any) -> Text:
+    """The first line of a listing: which workspace it read."""
+    line = Text("workspace: ", style="dim")
+    line.append(str(workspace), style="bold")
+    return line
+
+
+def listing_table(title: str) -> Table:
+    """A CLI listing: a rule under the header and no cell borders, so 80 columns hold a full run
+    id and the other columns wrap at their edges."""
+    from rich import box
+
+    return Table(
+        title=title,
+        title_justify="left",
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        padding=(0, 0),  # the box's blank vertical line is the gap between columns
+    )

@@ -1,6 +1,7 @@
 """Rows for the results screen: the store's run listing plus headline metrics (thread side only).
 
-Runs come from `store.queries.list_runs` (same filter expression as `langprune results`). The
+Runs come from `store.queries.list_runs` (same filter expression as `langprune results`), running
+and queued ones first, as `langprune results` lists them. The
 headline metrics are each run's mean over evaluation languages of a few well-known metrics, pivoted
 in one DuckDB query, so 100,000 runs load in one round trip.
 """
@@ -51,7 +52,9 @@ def load(workspace: Path, filter_expr: str) -> tuple[list[str], list[tuple[Any, 
         )
         for r in runs
     ]
-    return columns, rows
+    from langprune.tui.render import active_first
+
+    return columns, active_first(rows, lambda row: row[0])  # running, queued, then grid order
 
 
 def search(rows: Sequence[tuple[Any, ...]], text: str) -> list[tuple[Any, ...]]:

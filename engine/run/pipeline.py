@@ -79,7 +79,7 @@ def _keep_metrics(rd: RunDir, keep: Callable[[dict[str, Any]], bool]) -> None:
     rd.keep_metrics(keep)
 
 
-def _zero_fraction(model: Any) -> float:
+def zero_fraction(model: Any) -> float:
     """Overall sparsity of the prunable linear weights, measured from the weights themselves."""
     import torch
 
@@ -137,9 +137,9 @@ def execute(
     done = stage_index(rd.status().get("resume_stage"))
     if run.is_dense:
         ctx.ensure_dense()
-        job.result["achieved_sparsity"] = _zero_fraction(ctx.loaded.model)
+        job.result["achieved_sparsity"] = zero_fraction(ctx.loaded.model)
     elif done >= stage_index("prune") and (rd.path / CHECKPOINT).is_file():
-        _restore_pruned(ctx.loaded.model, rd.path / CHECKPOINT)
+        restore_pruned(ctx.loaded.model, rd.path / CHECKPOINT)
         ctx.dirty = True
         progress(stage="prune", step=1, total=1, message="pruned weights restored")
     else:
@@ -158,57 +158,65 @@ def execute(
 
 def _calibrate(job: _Job) -> None:
     """Stage calibration: draw the calibration token ids (none for a method that needs no data)."""
-    from langprune.engine.data.calibration import sample_calibration
-    from langprune.engine.prune.methods import get_method
-
     run, ctx = job.run, job.ctx
     ctx.ensure_dense()
     t0 = time.time()
     job.progress(stage="calibration", step=0, total=1, language=run.calibration_language)
-    assert run.corpus is not None and run.calibration_language is not None
-    assert run.nsamples is not None and run.seqlen is not None and run.seed is not None
-    # Magnitude pruning looks at the weights only: no calibration text to draw.
     calib_info: dict[str, Any] = {}  # how the samples were drawn, kept in the status
-    job.calib_ids = (
-        sample_calibration(
-            ctx.corpus(run.corpus),
-            ctx.loaded.tokenizer,
-            run.calibration_language,
-            run.nsamples,
-            run.seqlen,
-            run.seed,
-            info=calib_info,
-        )
-        if get_method(run.method).needs_data
-        else None
-    )
+    job.calib_ids = calibration_ids(run, ctx, calib_info)
     job.progress(stage="calibration", step=1, total=1, language=run.calibration_language)
     job.seconds["calibration"] = time.time() - t0
     _mark(job.rd, "calibration", seconds=job.seconds, calibration_samples=calib_info or None)
 
 
-def _prune(job: _Job) -> None:
-    """Stage prune: prune in place (the driver checks the sparsity it reached), save if asked."""
+def calibration_ids(run: Run, ctx: ModelContext, info: dict[str, Any] | None = None) -> Any:
+    """The run's calibration token ids [nsamples, seqlen], deterministic for its seed; None for a
+    method that needs no data (magnitude looks at the weights only)."""
+    from langprune.engine.data.calibration import sample_calibration
+    from langprune.engine.prune.methods import get_method
+
+    if not get_method(run.method).needs_data:
+        return None
+    assert run.corpus is not None and run.calibration_language is not None
+    assert run.nsamples is not None and run.seqlen is not None and run.seed is not None
+    return sample_calibration(
+        ctx.corpus(run.corpus),
+        ctx.loaded.tokenizer,
+        run.calibration_language,
+        run.nsamples,
+        run.seqlen,
+        run.seed,
+        info=info if info is not None else {},
+    )
+
+
+def prune_run(run: Run, ctx: ModelContext, calib_ids: Any, progress: Progress) -> Any:
+    """Prune the loaded model in place as `run` asks; returns the driver's PruneReport."""
     from langprune.engine.prune.driver import prune_model
 
-    run, ctx = job.run, job.ctx
-    t0 = time.time()
-    ctx.dirty = True
     assert run.sparsity is not None
-    report = prune_model(
+    ctx.dirty = True
+    return prune_model(
         ctx.loaded.model,
-        job.calib_ids,  # the driver moves micro-batches to its compute device
+        calib_ids,  # the driver moves micro-batches to its compute device
         run.method,
         run.sparsity,
-        progress=job.progress,
+        progress=progress,
         offload=run.model.offload,
         options=run.options,
     )
+
+
+def _prune(job: _Job) -> None:
+    """Stage prune: prune in place (the driver checks the sparsity it reached), save if asked."""
+    run, ctx = job.run, job.ctx
+    t0 = time.time()
+    report = prune_run(run, ctx, job.calib_ids, job.progress)
     job.calib_ids = None
     job.seconds["prune"] = time.time() - t0
     job.result["achieved_sparsity"] = report.overall
     if job.checkpoints:
-        _save_pruned(ctx.loaded.model, job.rd.path / CHECKPOINT)
+        save_pruned(ctx.loaded.model, job.rd.path / CHECKPOINT)
     # an OWL method's allocation: outlier ratio and sparsity per layer (ingested, shown per run)
     owl = report.owl.to_dict() if report.owl is not None else None
     _mark(job.rd, "prune", seconds=job.seconds, achieved_sparsity=report.overall, owl=owl)
@@ -363,7 +371,7 @@ STAGE_STEPS: dict[str, _Step] = {
 }
 
 
-def _save_pruned(model: Any, path: Path) -> None:
+def save_pruned(model: Any, path: Path) -> None:
     import torch
 
     tmp = path.with_suffix(".tmp")
@@ -371,7 +379,7 @@ def _save_pruned(model: Any, path: Path) -> None:
     tmp.replace(path)
 
 
-def _restore_pruned(model: Any, path: Path) -> None:
+def restore_pruned(model: Any, path: Path) -> None:
     import torch
 
     model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))

@@ -57,12 +57,22 @@ def _register() -> None:
     from langprune.cli import analyze as cli_analyze
     from langprune.cli import demo as cli_demo
     from langprune.cli import doctor as cli_doctor
+    from langprune.cli import export as cli_export
     from langprune.cli import presets as cli_presets
     from langprune.cli import results as cli_store
     from langprune.cli import run as cli_run
     from langprune.cli import tui as cli_tui
 
-    for module in (cli_presets, cli_store, cli_run, cli_tui, cli_doctor, cli_demo, cli_analyze):
+    for module in (
+        cli_presets,
+        cli_store,
+        cli_run,
+        cli_tui,
+        cli_doctor,
+        cli_demo,
+        cli_analyze,
+        cli_export,
+    ):
         module.register(app)
 
 

@@ -57,3 +57,13 @@ def console():  # -> rich.console.Console, imported lazily
     from rich.console import Console
 
     return Console(markup=False)
+
+
+def command_hint(ctx: typer.Context, command: str) -> str:
+    """A `langprune ...` command to suggest, with the --workspace the user gave (so the hint
+    reads the same workspace when pasted)."""
+    import shlex
+
+    option = state(ctx).workspace_option
+    where = f"--workspace {shlex.quote(str(option))} " if option is not None else ""
+    return f"langprune {where}{command}"

@@ -65,24 +65,26 @@ def plan(
     ctx: typer.Context, preset: str = typer.Argument(..., help="Preset name or path.")
 ) -> None:
     """Print the expanded grid of a preset and whether each run already exists in the workspace."""
-    from rich.table import Table
-
     from langprune.engine.spec import preflight, presets
     from langprune.store.rundir import RunDir
+    from langprune.tui.render import active_first, listing_table, state_text, workspace_line
     from langprune.workspace import runs_dir
 
     exp = presets.load(preset, state(ctx).workspace_path())
     warn(preflight.check(exp, launch=False))
     ws = state(ctx).workspace(optional=True)
     runs = exp.runs()
-    table = Table(title=f"{exp.name}: {len(runs)} runs", title_justify="left")
-    for col in ("id", "model", "method", "sparsity", "calib", "seed", "exists"):
-        table.add_column(col)
-    existing = 0
+    table = listing_table(f"{exp.name}: {len(runs)} runs")
+    table.add_column("id", no_wrap=True, min_width=12, style="bold")  # never cut: it is pasted
+    for col in ("model", "method", "sparsity", "calib", "seed", "exists"):
+        table.add_column(col, overflow="fold")
+    states = {}
     for run in runs:
         rd = RunDir(runs_dir(ws) / run.id)
-        state_ = rd.state() if rd.exists() else "-"
-        existing += state_ != "-"
+        states[run.id] = rd.state() if rd.exists() else "-"
+    existing = sum(s != "-" for s in states.values())
+    for run in active_first(runs, lambda r: states[r.id]):
+        state_ = states[run.id]
         table.add_row(
             run.id,
             run.model.name,
@@ -90,9 +92,10 @@ def plan(
             run.sparsity or "-",
             run.calibration_language or "-",
             "-" if run.seed is None else str(run.seed),
-            state_,
+            state_text(state_) if state_ != "-" else "-",
         )
     out = console()
+    out.print(workspace_line(ws))
     out.print(table)
     missing = "" if ws.is_dir() else ", which does not exist yet: langprune run creates it"
     out.print(

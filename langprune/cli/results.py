@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
@@ -46,16 +45,6 @@ class DeltaKind(str, Enum):
 # ---- results --------------------------------------------------------------------------------
 
 
-def _age(ts: float | None) -> str:
-    if ts is None:
-        return ""
-    s = max(0.0, time.time() - ts)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if s >= size:
-            return f"{s / size:.0f}{unit} ago"
-    return f"{s:.0f}s ago"
-
-
 def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
@@ -71,6 +60,73 @@ def _print_rows(rows: list[dict[str, Any]], fmt: str, columns: list[str]) -> Non
         writer.writerows(rows)
 
 
+TIME_COLUMNS = ("queued_at", "started_at", "finished_at", "updated_at")
+
+
+def metric_column(row: dict[str, Any], several_corpora: bool) -> str:
+    """The wide-table column of one metric row: 'bpb:en' for perplexity ('wiki.bpb:en' when runs
+    were measured on several corpora), 'xnli.acc:de' for a task."""
+    lang = f":{row['language']}" if row.get("language") else ""
+    if row.get("kind") == "perplexity":
+        prefix = f"{row['subtask']}." if several_corpora and row.get("subtask") else ""
+        return f"{prefix}{row['metric']}{lang}"
+    return f"{row['task']}.{row['metric']}{lang}"
+
+
+def wide_metrics(ws: Path, run_ids: list[str]) -> tuple[list[str], dict[str, dict[str, float]]]:
+    """(metric columns in a stable order, run id -> column -> value) for these runs."""
+    from langprune.store.db import connect
+    from langprune.workspace import db_path
+
+    if not run_ids:
+        return [], {}
+    with connect(db_path(ws), read_only=True) as con:
+        found = con.execute(
+            "SELECT run_id, kind, task, subtask, language, metric, value FROM metrics "
+            "WHERE run_id IN (SELECT unnest(?)) AND value IS NOT NULL",
+            [run_ids],
+        ).fetchall()
+    names = ("run_id", "kind", "task", "subtask", "language", "metric", "value")
+    rows = [dict(zip(names, r, strict=True)) for r in found]
+    corpora = {r["subtask"] for r in rows if r["kind"] == "perplexity"}
+    values: dict[str, dict[str, float]] = {}
+    columns: dict[str, tuple[Any, ...]] = {}
+    for r in rows:
+        col = metric_column(r, len(corpora) > 1)
+        values.setdefault(r["run_id"], {})[col] = float(r["value"])
+        columns[col] = (
+            r["kind"] != "perplexity",
+            str(r["task"]),
+            str(r["metric"]),
+            str(r["language"]),
+        )
+    return sorted(columns, key=lambda c: columns[c]), values
+
+
+def _sort_rows(rows: list[dict[str, Any]], column: str, allowed: list[str]) -> list[dict[str, Any]]:
+    """Rows by one column ('-col': descending); empty cells last; an unknown column is an error
+    naming the allowed ones."""
+    import difflib
+
+    from langprune.errors import LangpruneError
+
+    descending = column.startswith("-")
+    name = {"calib": "calibration_language", "achieved": "achieved_sparsity"}.get(
+        column.lstrip("-"), column.lstrip("-")
+    )
+    if name not in allowed:
+        close = difflib.get_close_matches(name, allowed, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise LangpruneError(
+            f"--sort {column}: no such column{hint}; allowed: {', '.join(allowed)}",
+            "put - before the column to sort descending, e.g. --sort -ppl:en",
+        )
+    present = [r for r in rows if r.get(name) is not None]
+    missing = [r for r in rows if r.get(name) is None]
+    present.sort(key=lambda r: (isinstance(r[name], str), r[name]), reverse=descending)
+    return present + missing
+
+
 def results(
     ctx: typer.Context,
     filters: list[str] | None = typer.Argument(
@@ -81,41 +137,107 @@ def results(
     ),
     fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-f", help="Output format."),
     limit: int | None = typer.Option(None, "--limit", "-n", help="Show at most this many runs."),
+    sort: str | None = typer.Option(
+        None,
+        "--sort",
+        help="Sort by a column (a run column, or a metric column with --metrics such as "
+        "bpb:en); -COL for descending. Default: running, then queued, then grid order.",
+    ),
+    metrics: bool = typer.Option(
+        False,
+        "--metrics",
+        "-m",
+        help="A wide table of each run's values: one column per metric and language.",
+    ),
 ) -> None:
-    """List runs (and their state) from the results database."""
+    """List runs (and their state) from the results database; times are ISO 8601 (UTC)."""
     from langprune.store.queries import RUN_LIST_COLUMNS, list_runs, parse_filter
+    from langprune.tui.render import active_first, iso_time, listing_table, workspace_line
 
     ws = state(ctx).workspace()
     conditions = parse_filter(filters or [])
-    rows = list_runs(ws, conditions, limit=limit)
+    rows = list_runs(ws, conditions)
     if not rows and conditions:
         fail_with_problems([_nothing_matches(ws, conditions)])
+    columns = list(RUN_LIST_COLUMNS)
+    metric_cols: list[str] = []
+    if metrics:
+        metric_cols, values = wide_metrics(ws, [r["id"] for r in rows])
+        for r in rows:
+            r.update({c: values.get(r["id"], {}).get(c) for c in metric_cols})
+    if sort:
+        rows = _sort_rows(rows, sort, [*columns, *metric_cols])
+    else:
+        rows = active_first(rows, lambda r: r["state"])
+    if limit is not None:
+        rows = rows[:limit]
     if fmt != ListFormat.table:
-        _print_rows(rows, fmt.value, list(RUN_LIST_COLUMNS))
+        for r in rows:
+            r.update({c: iso_time(r[c]) or None for c in TIME_COLUMNS})
+        if metrics:  # the wide table: who the run is, then its values
+            keep = ["id", "experiment", "model", "method", "sparsity", "calibration_language",
+                    "seed", "state", *metric_cols]  # fmt: skip
+            rows = [{c: r[c] for c in keep} for r in rows]
+            _print_rows(rows, fmt.value, keep)
+        else:
+            _print_rows(rows, fmt.value, columns)
         return
-    from rich.table import Table
 
+    from langprune.store.export import fmt_number
     from langprune.tui.render import state_text
 
     shown = f"{len(rows)} run{'s' * (len(rows) != 1)}"
     if conditions:
         shown += " matching " + " ".join(str(c) for c in conditions)
-    table = Table(title=shown, title_justify="left", header_style="bold")
-    for name in ("id", "experiment", "model", "method", "sparsity", "calib", "seed", "state",
-                 "achieved", "metrics", "updated", "error"):  # fmt: skip
-        # The id is what other commands take, so it is never cut short.
-        table.add_column(
-            name,
-            no_wrap=name != "error",
-            overflow="ellipsis",
-            min_width=12 if name == "id" else None,
-            style="bold" if name == "id" else None,
-        )
+    if sort:
+        shown += f", sorted by {sort}"
+    if metrics:
+        heads = ["id", "method", "sparsity", "calib", "seed", "state", *metric_cols]
+    else:
+        heads = ["id", "model", "method", "sparsity", "calib", "seed", "state", "achieved",
+                 "metrics", "updated"]  # fmt: skip
+        experiments = sorted({str(r["experiment"]) for r in rows})
+        if len(experiments) > 1:
+            heads.insert(1, "experiment")
+        elif experiments:
+            shown += f" of experiment {experiments[0]}"
+        if any(r["error"] for r in rows):
+            heads.append("error")
+    out = console()
+    narrow = out.width < 100  # to the minute, so that 80 columns keep every column readable
+    table = listing_table(shown)
+    headings = {"sparsity": "spars", "achieved": "achvd", "metrics": "n"}
+    for name in heads:
+        # The id is what other commands take, so it is never cut short: other columns wrap.
+        if name in metric_cols:  # numbers never wrap: the heading goes on two lines instead
+            table.add_column(name.replace(":", "\n", 1), no_wrap=True, justify="right")
+        elif name == "id":
+            table.add_column(name, no_wrap=True, min_width=12, style="bold")
+        else:
+            numeric = name in metric_cols or name in ("achieved", "metrics", "seed")
+            short = name in ("method", "sparsity", "calib", "seed", "state", "updated", "achieved")
+            table.add_column(
+                headings.get(name, name),
+                overflow="fold",
+                no_wrap=short,  # one word each: shrink the long columns instead
+                justify="right" if numeric else "left",
+            )
     for r in rows:
         achieved = r["achieved_sparsity"]
+        if metrics:
+            table.add_row(
+                r["id"],
+                _text(r["method"]),
+                _text(r["sparsity"]),
+                _text(r["calibration_language"]),
+                _text(r["seed"]),
+                state_text(r["state"]),
+                *(fmt_number(r[c]) for c in metric_cols),
+            )
+            continue
         table.add_row(
             r["id"],
-            _text(r["experiment"]),
+            *([_text(r["experiment"])] if "experiment" in heads else []),
             _text(r["model"]),
             _text(r["method"]),
             _text(r["sparsity"]),
@@ -124,10 +246,11 @@ def results(
             state_text(r["state"]),
             "" if achieved is None else f"{achieved:.3f}",
             _text(r["n_metrics"]),
-            _age(r["updated_at"]),
-            (r["error"] or "")[:80],
+            iso_time(r["updated_at"], seconds=not narrow),
+            *([(r["error"] or "")[:80]] if "error" in heads else []),
         )
-    console().print(table)
+    out.print(workspace_line(ws))
+    out.print(table)
     _print_owl(ws, [r["id"] for r in rows if str(r["method"] or "").endswith("_owl")])
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from langprune.cli.common import console, state
+from langprune.cli.common import command_hint, console, state
 from langprune.errors import LangpruneError
 from langprune.vocab import FINAL_STATES, WORKING_STATES
 
@@ -112,10 +112,12 @@ def run(
     if wait:
         from langprune.engine.run.monitor import views
 
-        follow(ws, [v.id for v in views(ws, result.queued)])
+        follow(ws, [v.id for v in views(ws, result.queued)], command_hint(ctx, "attach"))
     else:
         out.print(
-            "runs continue in the background; follow with: langprune status --watch | langprune attach"
+            "runs continue in the background; follow with: "
+            f"{command_hint(ctx, 'status --watch')} | {command_hint(ctx, 'attach')}",
+            soft_wrap=True,
         )
 
 
@@ -146,13 +148,20 @@ def _revive(ws: Path) -> None:
         print(f"note: queued runs had no scheduler; started one (pid {pid})", file=sys.stderr)
 
 
+def _queue_order(items: list[Any]) -> list[Any]:
+    """Queued runs in the order the scheduler starts them (oldest queued first)."""
+    return sorted(items, key=lambda v: float(v.status.get("queued_at") or 0))
+
+
 def _status_renderable(ws: Path) -> Any:
+    """The workspace read, counts by state, then running runs, the queue in the order it will
+    run, and failed runs. Run ids are never cut (other columns wrap instead), so any id shown
+    can be pasted into `logs`, `cancel` or `retry`; times are ISO 8601."""
     from rich.console import Group
-    from rich.table import Table
     from rich.text import Text
 
     from langprune.engine.run import monitor, registry
-    from langprune.tui.render import STATE_STYLE
+    from langprune.tui.render import STATE_STYLE, iso_time, listing_table, workspace_line
 
     items = monitor.views(ws)
     counts = monitor.counts(items)
@@ -160,14 +169,16 @@ def _status_renderable(ws: Path) -> Any:
     for i, (s, n) in enumerate(counts.items()):
         head.append("  " * (i > 0))
         head.append(f"{n} {s}", style=STATE_STYLE.get(s, "") if n else "")
-    parts: list[Any] = [head]
+    parts: list[Any] = [workspace_line(ws), head]
     sched = registry.scheduler_info(ws)
     parts.append(Text(f"scheduler: {'pid ' + str(sched.get('pid')) if sched else 'not running'}"))
     active = [v for v in items if v.state in WORKING_STATES]
     if active:
-        table = Table(
-            "id", "run", "stage", "progress", "tok/s", "mem", "ETA", "device", "heartbeat"
-        )
+        table = listing_table("running")
+        table.add_column("id", no_wrap=True, min_width=12, style="bold")
+        for name in ("run", "stage", "progress", "tok/s", "mem", "ETA", "device"):
+            table.add_column(name, overflow="fold")
+        table.add_column("started", no_wrap=True)
         for v in active:
             e = v.event or {}
             table.add_row(
@@ -179,19 +190,21 @@ def _status_renderable(ws: Path) -> Any:
                 monitor.human_bytes(e.get("mem_bytes")),
                 monitor.human_seconds(e.get("eta_s")),
                 str(v.status.get("job_id") or v.status.get("device") or "-"),
-                monitor.human_seconds(v.heartbeat_age),
+                iso_time(v.status.get("running_at")),
             )
         parts.append(table)
-    queued = [v for v in items if v.state == "queued"]
+    queued = _queue_order([v for v in items if v.state == "queued"])
     if queued:
-        parts.append(
-            Text(
-                f"queued: {' '.join(v.id for v in queued[:20])}{' ...' if len(queued) > 20 else ''}"
-            )
-        )
+        shown = queued[:20]
+        more = f" (+{len(queued) - len(shown)} more)" if len(queued) > len(shown) else ""
+        parts.append(Text(f"queued, next first{more}:"))
+        parts.append(Text(" ".join(v.id for v in shown)))
     failed = [v for v in items if v.state == "failed"]
     if failed:
-        table = Table("failed", "run", "error", title_justify="left")
+        table = listing_table("failed")
+        table.add_column("id", no_wrap=True, min_width=12, style="bold")
+        for name in ("run", "error"):
+            table.add_column(name, overflow="fold")
         for v in failed:
             table.add_row(v.id, v.label, str(v.status.get("error") or ""))
         parts.append(table)
@@ -224,18 +237,23 @@ def status(
         pass
 
 
-def follow(ws: Path, run_ids: list[str] | None) -> None:
+def follow(ws: Path, run_ids: list[str] | None, hint: str = "langprune attach") -> None:
     """Progress bars of the given runs (None = every unfinished one, new ones included) until all
     are finished. Ctrl-C only stops watching. Exits 1 when any watched run ended failed or
-    cancelled (naming them), so a script can trust the exit code."""
+    cancelled (naming them), so a script can trust the exit code.
+
+    A run gets its bar when it starts; the queue is one line (how many, and the next ids in the
+    order they will run), so the running runs are never buried under queued ones."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from langprune.engine.run import monitor
+    from langprune.tui.render import workspace_line
 
     out = console()
     _revive(ws)
     follow_all = run_ids is None
     watched: list[str] = list(run_ids or [v.id for v in monitor.views(ws) if v.active])
+    out.print(workspace_line(ws))
     if not watched:
         out.print("no active runs")
         return
@@ -251,6 +269,7 @@ def follow(ws: Path, run_ids: list[str] | None) -> None:
         refresh_per_second=4,
     )
     tasks: dict[str, Any] = {}
+    queue_task: Any = None
     last_check = 0.0
     try:
         with bars:
@@ -263,18 +282,32 @@ def follow(ws: Path, run_ids: list[str] | None) -> None:
                             v.id for v in monitor.views(ws) if v.active and v.id not in watched
                         ]
                 items = monitor.views(ws, watched)
-                for v in items:
+                waiting = _queue_order([v for v in items if v.state == "queued"])
+                started = [v for v in items if v.state != "queued"]
+                # running first, then the ones that finished while watched
+                started.sort(key=lambda v: v.state not in WORKING_STATES)
+                for v in started:
                     if v.id not in tasks:
                         tasks[v.id] = bars.add_task(v.label, total=100, rid=v.id, info="")
                     info = v.stage_text if v.state in WORKING_STATES else v.state
                     if v.state == "failed":
                         info = f"failed: {v.status.get('error', '')}"[:80]
                     bars.update(tasks[v.id], completed=v.fraction * 100, info=info)
+                if waiting:
+                    nxt = " ".join(v.id for v in waiting[:3])
+                    info = f"next: {nxt}{' ...' if len(waiting) > 3 else ''}"
+                    if queue_task is None:
+                        queue_task = bars.add_task("queued", total=None, rid="", info="")
+                    bars.update(
+                        queue_task, description=f"{len(waiting)} queued", info=info, visible=True
+                    )
+                elif queue_task is not None:
+                    bars.update(queue_task, visible=False)
                 if all(not v.active for v in items):
                     break
                 time.sleep(0.5)
     except KeyboardInterrupt:
-        out.print("detached; the runs continue (langprune attach to watch again)")
+        out.print(f"detached; the runs continue ({hint} to watch again)")
         return
     done = monitor.counts(monitor.views(ws, watched))
     out.print("finished: " + ", ".join(f"{n} {s}" for s, n in done.items() if n))
@@ -293,7 +326,7 @@ def follow(ws: Path, run_ids: list[str] | None) -> None:
 
 def attach(ctx: typer.Context) -> None:
     """Live progress bars of all active runs until they finish; Ctrl-C detaches (runs continue)."""
-    follow(state(ctx).workspace(), None)
+    follow(state(ctx).workspace(), None, command_hint(ctx, "attach"))
 
 
 def logs(

@@ -23,8 +23,18 @@ def _ready(mode: str):
         if mode in ("runs", "help"):
             await wait_for(pilot, lambda: len(screen.rows) == 25)
             await wait_for(pilot, lambda: screen.query_one("#log-tail").line_count > 0)
-        elif mode == "results":
+        elif mode in ("results", "card"):
             await wait_for(pilot, lambda: screen.query_one("#results-table").row_count == 25)
+            if mode == "card":  # the first done pruned run (below the running and queued ones)
+                table = screen.query_one("#results-table")
+                state, method = screen.columns.index("state"), screen.columns.index("method")
+                table.cursor_row = next(
+                    i
+                    for i, r in enumerate(table.rows)
+                    if r[state] == "done" and r[method] != "dense"
+                )
+                await pilot.press("enter")
+                await wait_for(pilot, lambda: getattr(app.screen, "loaded", False))
         elif mode == "compare":
             await wait_for(pilot, lambda: screen.table is not None and True)
             await pilot.pause(0.5)
@@ -47,7 +57,7 @@ def _ready(mode: str):
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-@pytest.mark.parametrize("mode", ["compose", "runs", "results", "compare", "help"])
+@pytest.mark.parametrize("mode", ["compose", "runs", "results", "card", "compare", "help"])
 def test_screen_snapshot(
     mode: str, size: tuple[int, int], fake_ws: Path, snap_compare, monkeypatch
 ) -> None:
@@ -55,6 +65,6 @@ def test_screen_snapshot(
 
     # the default corpus depends on whether this machine has the handbook: fix it for the picture
     monkeypatch.setattr(form, "default_corpus", lambda: "handbook")
-    start = "runs" if mode == "help" else mode
+    start = {"help": "runs", "card": "results"}.get(mode, mode)
     app = LangpruneApp(fake_ws, start=start)
     assert snap_compare(app, terminal_size=size, run_before=_ready(mode))

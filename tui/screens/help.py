@@ -29,6 +29,7 @@ HELP = {
         ("c", "cancel the marked runs, else the selected one (asks when work stops)"),
         ("r", "retry the marked runs, else the selected one (asks for done runs)"),
         ("l / enter", "open the full log"),
+        ("e", "export a done run's pruned model to <workspace>/exports/model-<id>"),
         ("z", "log pane: bigger, full screen, back"),
         ("/", "filter, as the CLI: method=wanda sparsity=0.5 state=failed calib=sw"),
         ("esc", "drop the marks, then the filter"),

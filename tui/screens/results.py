@@ -1,5 +1,8 @@
 """Results screen: every run with its headline metrics; sort, filter (CLI expression), search.
 
+Enter opens the run's card (screens/runcard.py). `o` asks for the column to sort by (its name or
+its heading, `-` first for descending, Tab completes); `s` steps to the next column and names it.
+
 Loading, searching and sorting run in thread workers; the virtualized table formats only the rows
 on screen, so 100,000 runs scroll as smoothly as 100.
 """
@@ -12,6 +15,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.suggester import SuggestFromList
 from textual.widgets import Footer, Input, Static
 
 from langprune.errors import LangpruneError
@@ -51,8 +55,10 @@ class ResultsScreen(LangpruneScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "search", "Search"),
         Binding("f", "filter", "Filter"),
-        Binding("s", "sort(1)", "Sort"),
+        Binding("o", "sort_by", "Sort by…"),
+        Binding("s", "sort(1)", "Next sort"),
         Binding("S", "sort(0)", "Reverse", show=False),
+        Binding("enter", "card", "Run card"),
         Binding("g", "reload", "Reload"),
         Binding("escape", "clear", "Clear", show=False),
     ]
@@ -75,11 +81,15 @@ class ResultsScreen(LangpruneScreen[None]):
         yield Input(
             placeholder="filter: method=wanda sparsity=0.5 calib=sw (Enter)", id="results-filter"
         )
+        yield Input(
+            placeholder="sort by column (name or heading, -name descending; Tab completes)",
+            id="results-sort",
+        )
         yield LazyTable([], id="results-table", formatter=self._format)
         yield Footer()
 
     def on_mount(self) -> None:
-        for wid in ("#results-search", "#results-filter"):
+        for wid in ("#results-search", "#results-filter", "#results-sort"):
             self.query_one(wid).display = False
         self.query_one(LazyTable).focus()
 
@@ -194,12 +204,71 @@ class ResultsScreen(LangpruneScreen[None]):
             self.sort_reverse = not self.sort_reverse
             if self.sort_index is None:
                 self.sort_index = 0
+        order = "descending" if self.sort_reverse else "ascending"
+        self.notify(
+            f"sorted by {self.columns[self.sort_index]} ({order}); o: pick a column", timeout=3
+        )
         self.reshape(self.search_text, self.sort_index, self.sort_reverse)
+
+    def column_named(self, name: str) -> int | None:
+        """The index of a column by its name or its heading (case-insensitive)."""
+        wanted = name.strip().lower()
+        for i, c in enumerate(self.columns):
+            if wanted in (c.lower(), TITLES.get(c, c).lower()):
+                return i
+        return None
+
+    def action_sort_by(self) -> None:
+        if not self.columns:
+            return
+        box = self.query_one("#results-sort", Input)
+        names = [*self.columns, *(f"-{c}" for c in self.columns)]
+        box.suggester = SuggestFromList(names, case_sensitive=False)
+        box.placeholder = "sort by: " + " ".join(self.columns)
+        box.value = ""
+        box.display = True
+        box.focus()
+
+    @on(Input.Submitted, "#results-sort")
+    def _sort_submitted(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        if not text:
+            event.input.display = False
+            self.query_one(LazyTable).focus()
+            return
+        reverse = text.startswith("-")
+        index = self.column_named(text.lstrip("-"))
+        if index is None:
+            import difflib
+
+            close = difflib.get_close_matches(text.lstrip("-"), self.columns, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            self.notify(
+                f"no column {text.lstrip('-')!r}{hint}; columns: {', '.join(self.columns)}",
+                severity="error",
+            )
+            return
+        event.input.display = False
+        self.query_one(LazyTable).focus()
+        self.sort_index, self.sort_reverse = index, reverse
+        self.reshape(self.search_text, self.sort_index, self.sort_reverse)
+
+    def action_card(self) -> None:
+        row = self.query_one(LazyTable).current()
+        if row is None or "id" not in self.columns:
+            return
+        from langprune.tui.screens.runcard import RunCardScreen
+
+        self.app.push_screen(RunCardScreen(str(row[self.columns.index("id")])))
+
+    def on_lazy_table_selected(self, event: LazyTable.Selected) -> None:
+        event.stop()
+        self.action_card()
 
     def action_clear(self) -> None:
         changed = bool(self.search_text or self.filter_expr)
         self.search_text = self.filter_expr = ""
-        for wid in ("#results-search", "#results-filter"):
+        for wid in ("#results-search", "#results-filter", "#results-sort"):
             box = self.query_one(wid, Input)
             box.value = ""
             box.display = False

@@ -173,6 +173,7 @@ class RunsScreen(LangpruneScreen[None]):
         Binding("space", "mark", "Mark"),
         Binding("a", "mark_all", "Mark all", show=False),
         Binding("l", "open_log", "Log"),
+        Binding("e", "export_model", "Export model", show=False),
         Binding("z", "log_size", "Log size"),
         Binding("slash", "filter", "Filter"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
@@ -500,6 +501,31 @@ class RunsScreen(LangpruneScreen[None]):
         else:
             self.post_message(ActionDone(text or f"{what}: nothing to do"))
         self._wake.set()
+
+    def action_export_model(self) -> None:
+        """Write the run's pruned model to <workspace>/exports/model-<id> (`langprune export`, in
+        its own process: the TUI never imports torch)."""
+        row = self.current()
+        if row is None or row.state != "done":
+            self.notify("export: pick a done run", severity="warning")
+            return
+        self.notify(f"exporting {row.id}: loading and pruning in the background…", timeout=4)
+        self._export(row.id, self.app.workspace / "exports" / f"model-{row.id}")
+
+    @work(thread=True, group="runs-export", name="export")
+    def _export(self, run_id: str, folder: Any) -> None:
+        import subprocess
+        import sys
+
+        ws = str(self.app.workspace)
+        cmd = [sys.executable, "-m", "langprune", "--workspace", ws, "export", run_id, str(folder)]
+        done = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        if done.returncode == 0:
+            self.post_message(ActionDone(done.stdout.strip().splitlines()[-1]))
+        else:
+            errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+            why = errors[0] if errors else (done.stderr.strip().splitlines() or ["failed"])[-1]
+            self.post_message(ActionDone(f"export {run_id}: {why}", "error"))
 
     def action_open_log(self) -> None:
         row = self.current()
