@@ -28,8 +28,12 @@ METHODS: tuple[str, ...] = (
 )  # fmt: skip
 OWL_METHODS: tuple[str, ...] = tuple(m for m in METHODS if m.endswith("_owl"))
 DENSE = "dense"
-STATES: tuple[str, ...] = ("queued", "running", "stalled", "done", "failed", "cancelled")
-FINAL_STATES: tuple[str, ...] = ("done", "failed", "cancelled")
+# "damaged": a run whose files cannot be read as written (an unreadable directory, a truncated or
+# garbled status.json, spec.json or metrics.jsonl). It is read, never written; nothing schedules,
+# cancels or waits for it (a final state) until a person repairs it or `langprune retry`s it.
+DAMAGED = "damaged"
+STATES: tuple[str, ...] = ("queued", "running", "stalled", "done", "failed", "cancelled", DAMAGED)
+FINAL_STATES: tuple[str, ...] = ("done", "failed", "cancelled", DAMAGED)
 # A run whose worker still holds it but whose heartbeat is older than STALLED_AFTER_S (a stopped
 # process, a stuck NFS read, a wedged GPU) is shown "stalled" with the seconds since its last
 # heartbeat. status.json never says "stalled": readers derive it (store/records.py). The worker

@@ -36,7 +36,7 @@ from langprune.store.fs import lock_is_held, read_json
 from langprune.store.records import RunRecord
 from langprune.vocab import WORKING_STATES
 
-FINISHED_ORDER = {"failed": 0, "cancelled": 1, "done": 2}
+FINISHED_ORDER = {"damaged": 0, "failed": 1, "cancelled": 2, "done": 3}
 GPU_QUERY_EVERY_S = 5.0
 
 
@@ -110,7 +110,7 @@ def display_order(rows: Sequence[RunRecord], workers: Sequence[dict[str, Any]]) 
     seen = {r.id for r in running} | {r.id for r in queued}
     finished = sorted(
         (r for r in rows if r.id not in seen),
-        key=lambda r: (FINISHED_ORDER.get(r.state, 3), -r.updated_at, r.id),
+        key=lambda r: (FINISHED_ORDER.get(r.state, 4), -r.updated_at, r.id),
     )
     return running + queued + finished
 

@@ -28,6 +28,7 @@ STATE_STYLE = {
     "failed": "bold red",
     "cancelled": "magenta",
     "done": "green",
+    "damaged": "bold white on red",
 }
 
 

@@ -23,7 +23,7 @@ from langprune.engine.run.registry import pid_alive
 from langprune.engine.run.state import is_active, refresh_lost, scancel
 from langprune.errors import RunnerError
 from langprune.store.rundir import RunDir, create, iter_run_dirs
-from langprune.vocab import FINAL_STATES
+from langprune.vocab import DAMAGED, FINAL_STATES
 from langprune.workspace import runs_dir
 
 CANCEL_GRACE_S = 3.5  # SIGTERM, then SIGKILL to the whole group: cancel completes within 5 s
@@ -34,6 +34,7 @@ class LaunchResult:
     executor: str
     queued: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # done already (or running right now)
+    damaged: list[str] = field(default_factory=list)  # files unreadable: left alone (see status)
     scheduler_pid: int | None = None
     scheduler_started: bool = False
     job_ids: list[str] = field(default_factory=list)
@@ -95,7 +96,13 @@ def reset_for_rerun(rd: RunDir, **fields: Any) -> None:
     the log is kept and grows, with a header per attempt."""
     from langprune.engine.run.pipeline import CHECKPOINT
 
-    rd.reset((CHECKPOINT,), **fields)
+    try:
+        rd.reset((CHECKPOINT,), **fields)
+    except OSError as exc:  # an unreadable (damaged) run dir
+        raise RunnerError(
+            f"run {rd.id}: cannot reset {rd.path}: {exc.strerror or exc}",
+            f"give yourself access to it first: chmod -R u+rwX {rd.path}",
+        ) from None
 
 
 def check_launch(
@@ -170,6 +177,8 @@ def launch(
         state = status.get("state")
         if (state == "done" and (not force or run.is_dense)) or is_active(rd, status):
             result.skipped.append(run.id)
+        elif state == DAMAGED and not force:
+            result.damaged.append(run.id)  # never re-run on a guess: status names it and the fix
         elif state == "queued" and status.get("executor", "local") == executor:
             result.queued.append(run.id)  # queued before and never started: still waiting
         else:

@@ -11,7 +11,7 @@ import typer
 
 from langprune.cli.common import command_hint, console, state
 from langprune.errors import LangpruneError
-from langprune.vocab import FINAL_STATES, WORKING_STATES
+from langprune.vocab import DAMAGED, FINAL_STATES, WORKING_STATES
 
 ACTIVE_COLORS = {
     "queued": "cyan",
@@ -102,6 +102,12 @@ def run(
         f"{exp.name}: {len(result.queued)} queued, {len(result.skipped)} skipped (done or running) "
         f"[{result.executor}]"
     )
+    if result.damaged:
+        print(
+            f"note: {len(result.damaged)} damaged run(s) left alone: {' '.join(result.damaged)} "
+            "(langprune status shows why; --force or langprune retry ID runs one again)",
+            file=sys.stderr,
+        )
     if result.executor == "local" and result.queued:
         how = "started" if result.scheduler_started else "reusing"
         out.print(f"scheduler: {how} pid {result.scheduler_pid} (workspace {ws})")
@@ -208,6 +214,11 @@ def _status_renderable(ws: Path) -> Any:
         for v in failed:
             table.add_row(v.id, v.label, str(v.status.get("error") or ""))
         parts.append(table)
+    for v in items:  # a damaged run: the file, the reason and the fix, in full
+        if v.state == DAMAGED:
+            parts.append(Text(f"damaged {v.id}: {(v.error or '').removeprefix('damaged: ')}",
+                              style="bold red"))  # fmt: skip
+            parts.append(Text(f"  fix: {v.fix}"))
     return Group(*parts)
 
 

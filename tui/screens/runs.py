@@ -129,7 +129,7 @@ def summary_text(monitor: Monitor, total: int, width: int) -> Text:
     if total and width >= 100:
         text += progress_bar(done / total, 10) + " "
     text.append(f"{done}/{total} done")
-    for state in ("running", "stalled", "queued", "failed", "cancelled"):
+    for state in ("running", "stalled", "queued", "failed", "cancelled", "damaged"):
         if monitor.counts.get(state):
             text.append(" · ")
             text.append(f"{monitor.counts[state]} {state}", style=STATE_STYLE.get(state, ""))
@@ -370,6 +370,8 @@ class RunsScreen(LangpruneScreen[None]):
             )
             if row.error:
                 title.append(f" · {row.error}", style="red")
+            if row.fix:  # a damaged run: what to do about it
+                title.append(f" · fix: {row.fix}", style="bold")
             self.query_one("#log-title", Static).update(title)
             self.query_one("#log-tail", Log).clear()
             self._wake.set()
