@@ -37,7 +37,11 @@ class RunPoller:
                 row = cached[1]
                 if row.state in WORKING_STATES:  # stalled or not: the heartbeat's age decides
                     row = from_files(
-                        rd.id, row.spec, dict(row.status), row.event, heartbeat_age=rd.heartbeat_age()
+                        rd.id,
+                        row.spec,
+                        dict(row.status),
+                        row.event,
+                        heartbeat_age=rd.heartbeat_age(),
                     )
                 rows.append(row)
                 continue
