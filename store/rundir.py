@@ -7,7 +7,10 @@
   events.jsonl   progress events {stage, step, total, time, ...}, one whole line per append
   metrics.jsonl  metric rows, one whole line per append (fsynced); a resumed stage drops the rows of
                  the stage it redoes through `keep_metrics`, which replaces the file atomically
-  log.txt        the worker's output for this run (appended; kept across attempts)
+  log.txt        the worker's output for this run (appended; kept across attempts, each attempt
+                 starting with a `==== attempt N` line); the worker's own lines go through
+                 `append_log`, libraries write through its stdout/stderr. Progress bars redraw
+                 with carriage returns: readers show each line's last frame (`collapse_frames`)
   lock           flock held by the run's worker while it is alive (`try_lock`, `hold_lock`)
   heartbeat      touched every few seconds by that worker; readers look at its mtime
   pruned.pt      the pruned weights (CHECKPOINT), only when checkpoints are on; the worker writes it
@@ -58,6 +61,7 @@ __all__ = [
     "STATES",
     "Damaged",
     "RunDir",
+    "collapse_frames",
     "create",
     "iter_run_dirs",
     "progress_fraction",
@@ -231,6 +235,11 @@ class RunDir:
         """Replace masks.npz with `data` (bytes from store.masks.encode) atomically."""
         write_bytes_atomic(self.masks, data)
 
+    def append_log(self, text: str) -> None:
+        """Append whole lines to log.txt (the caller flushes its own stdout first)."""
+        with open(self.log, "a", encoding="utf-8") as fh:
+            fh.write(text.rstrip("\n") + "\n")
+
     def last_event(self) -> dict[str, Any] | None:
         return last_jsonl(self.events)
 
@@ -297,6 +306,20 @@ class RunDir:
                 f"unknown run state {status.get('state')!r} (allowed: {', '.join(STATES)})"
             )
         write_json_atomic(self.status_file, status)
+
+
+def collapse_frames(text: str) -> str:
+    """Log text with every progress bar at its last frame: a line that a library redrew with
+    carriage returns (tqdm, GGUF loading) keeps only what was drawn last ("a\\r\\n" is "a")."""
+    if "\r" not in text:
+        return text
+    out = []
+    for line in text.split("\n"):
+        if "\r" in line:
+            frames = [f for f in line.split("\r") if f.strip()]
+            line = frames[-1] if frames else ""
+        out.append(line)
+    return "\n".join(out)
 
 
 def create(runs_root: Path, run_id: str, spec: dict[str, Any]) -> RunDir:

@@ -16,7 +16,7 @@ from typing import Any
 
 from langprune.store.fs import read_tail
 from langprune.store.records import RunRecord, from_files
-from langprune.store.rundir import DAMAGED, damage_fix, iter_run_dirs
+from langprune.store.rundir import DAMAGED, collapse_frames, damage_fix, iter_run_dirs
 from langprune.vocab import WORKING_STATES
 
 
@@ -81,7 +81,7 @@ def tail_lines(path: Path, max_lines: int = 200, max_bytes: int = 65536) -> list
     data = read_tail(path, max_bytes)
     if data is None:
         return []
-    text = data.decode("utf-8", errors="replace").replace("\r", "\n")
+    text = collapse_frames(data.decode("utf-8", errors="replace"))
     lines = text.splitlines()
     if len(data) == max_bytes and lines:
         lines = lines[1:]  # the first line was probably cut by the seek

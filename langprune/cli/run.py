@@ -343,10 +343,14 @@ def attach(ctx: typer.Context) -> None:
 def logs(
     ctx: typer.Context,
     run_id: str = typer.Argument(..., help="Run id (or a unique prefix)."),
-    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing as the log grows."),
+    follow: bool = typer.Option(
+        False, "--follow", "-f", help="Keep printing as the log grows, until the run ends."
+    ),
 ) -> None:
-    """Print a run's log (its worker's output); -f follows it until the run ends."""
+    """Print a run's log (its worker's output; progress bars at their last frame); -f streams it
+    until the run ends (a queued run: from when it starts)."""
     from langprune.engine.run.launcher import find_runs
+    from langprune.store.rundir import collapse_frames
 
     ws = state(ctx).workspace()
     (rd,) = find_runs(ws, [run_id])
@@ -357,8 +361,11 @@ def logs(
 
         paths += log_files(ws, str(job))
     offsets = {p: 0 for p in paths}
+    pending = {p: b"" for p in paths}
 
-    def pump() -> None:
+    def pump(final: bool = False) -> None:
+        """Print the whole lines added since the last call (a line still being drawn, such as a
+        progress bar, waits for its end unless this is the last call)."""
         for p in paths:
             try:
                 with open(p, "rb") as fh:
@@ -366,22 +373,36 @@ def logs(
                     data = fh.read()
             except FileNotFoundError:
                 continue
-            if data:
-                if p != rd.log and offsets[p] == 0:
+            offsets[p] += len(data)
+            data = pending[p] + data
+            cut = len(data) if final else data.rfind(b"\n") + 1
+            pending[p] = data[cut:]
+            if data[:cut]:
+                if p != rd.log and offsets[p] == len(data):
                     sys.stdout.write(f"--- {p}\n")
-                offsets[p] += len(data)
-                sys.stdout.write(data.decode("utf-8", "replace"))
+                text = collapse_frames(data[:cut].decode("utf-8", "replace"))
+                sys.stdout.write(text if text.endswith("\n") else text + "\n")
                 sys.stdout.flush()
 
-    pump()
     if not follow:
+        pump(final=True)
         return
+    pump()
+    run_state = rd.state()
+    if run_state in FINAL_STATES and not rd.is_locked():
+        pump(final=True)
+        print(f"(run {rd.id} is {run_state}: nothing to follow)", file=sys.stderr)
+        return
+    if run_state == "queued":
+        print(f"(run {rd.id} is queued: waiting for it to start)", file=sys.stderr)
     try:
         while True:
             time.sleep(0.5)
             pump()
-            if rd.state() in FINAL_STATES and not rd.is_locked():
-                pump()
+            run_state = rd.state()
+            if run_state in FINAL_STATES and not rd.is_locked():
+                pump(final=True)
+                print(f"(run {rd.id} ended: {run_state})", file=sys.stderr)
                 return
     except KeyboardInterrupt:
         pass
