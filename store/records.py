@@ -20,11 +20,12 @@ all read, so a field means the same thing everywhere:
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from typing import Any, TypedDict, cast
 
 from langprune.store.rundir import DAMAGED, FINAL_STATES, RunDir, damage_fix, progress_fraction
-from langprune.vocab import sparsity_fraction
+from langprune.vocab import STALLED_AFTER_S, WORKING_STATES, sparsity_fraction
 
 
 class Status(TypedDict, total=False):
@@ -158,16 +159,22 @@ class RunRecord:
     @property
     def language(self) -> str | None:
         """The language the running stage works on (calibration or evaluation), if it has one."""
-        if not self.event or self.state != "running":
+        if not self.event or self.state not in WORKING_STATES:
             return None
         return as_str(self.event.get("language"))
 
     @property
     def stage_text(self) -> str:
-        """The running stage with its language and step ('eval_ppl de 3/7'), '' when not running."""
-        if not self.event or self.state != "running":
+        """The running stage with its language and step ('eval_ppl de 3/7'), '' when not running;
+        a stalled run says for how long its heartbeat has been silent."""
+        if not self.event or self.state not in WORKING_STATES:
             return ""
-        return " ".join(part for part in (self.stage, self.language, self.step) if part)
+        text = " ".join(part for part in (self.stage, self.language, self.step) if part)
+        if self.state == "stalled":
+            text = f"stalled: no heartbeat for {self.heartbeat_age or 0:.0f} s" + (
+                f" (in {text})" if text else ""
+            )
+        return text
 
 
 def from_files(
@@ -181,7 +188,8 @@ def from_files(
     fix: str | None = None,
 ) -> RunRecord:
     """The record of already-read files (pure: no I/O). `damage` (rundir `RunDir.damage`) makes
-    it a damaged run whatever `status` says."""
+    it a damaged run whatever `status` says. A running run whose `heartbeat_age` is past the
+    stall bound (vocab.STALLED_AFTER_S) has the state "stalled"."""
     spec = spec or {}
     st = cast(Status, dict(status or {"state": "queued"}))  # None: a planned run (no dir yet)
     if damage is not None:
@@ -190,6 +198,8 @@ def from_files(
     if state == DAMAGED:
         fix = fix or st.get("fix")
     running = state == "running"
+    if running and heartbeat_age is not None and heartbeat_age > stalled_after_s():
+        state = "stalled"
     ev = event if state != "queued" else None
     live = ev if running else None
     model = spec.get("model") or {}
@@ -229,6 +239,14 @@ def from_files(
         heartbeat_age=heartbeat_age,
         fix=fix,
     )
+
+
+def stalled_after_s() -> float:
+    """The stall bound: $LANGPRUNE_STALLED_AFTER_S seconds, else vocab.STALLED_AFTER_S."""
+    try:
+        return float(os.environ.get("LANGPRUNE_STALLED_AFTER_S") or STALLED_AFTER_S)
+    except ValueError:
+        return STALLED_AFTER_S
 
 
 def read(rd: RunDir, spec: dict[str, Any] | None = None) -> RunRecord:

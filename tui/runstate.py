@@ -17,6 +17,7 @@ from typing import Any
 from langprune.store.fs import read_tail
 from langprune.store.records import RunRecord, from_files
 from langprune.store.rundir import DAMAGED, collapse_frames, damage_fix, iter_run_dirs
+from langprune.vocab import WORKING_STATES
 
 
 @dataclass
@@ -33,7 +34,16 @@ class RunPoller:
             stamps = (_mtime(rd.status_file), _mtime(rd.events), _mtime(rd.metrics))
             cached = self._rows.get(rd.id)
             if cached and cached[0] == stamps:
-                rows.append(cached[1])
+                row = cached[1]
+                if row.state in WORKING_STATES:  # stalled or not: the heartbeat's age decides
+                    row = from_files(
+                        rd.id,
+                        row.spec,
+                        dict(row.status),
+                        row.event,
+                        heartbeat_age=rd.heartbeat_age(),
+                    )
+                rows.append(row)
                 continue
             status = rd.status()
             damage = rd.damage(status)  # a damaged run is shown as such, with its file and fix
@@ -48,6 +58,7 @@ class RunPoller:
                 spec,
                 status,
                 rd.last_event() if started else None,
+                heartbeat_age=rd.heartbeat_age() if status.get("state") == "running" else None,
                 damage=damage,
                 fix=damage_fix(rd) if damage is not None else None,
             )

@@ -138,6 +138,9 @@ def check_launch(
                 "executor slurm: sbatch is not on PATH here",
                 "run from a Slurm login node, or use --executor local",
             )
+        from langprune.engine.run.slurm import preflight
+
+        preflight(slurm_params)  # partition, and a node that can hold a task (sinfo)
     return executor, slurm_params
 
 
@@ -301,12 +304,35 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
         pass
 
 
+def revive_scheduler(workspace: Path) -> int | None:
+    """Start a scheduler when local runs are queued and none is alive (the machine rebooted, the
+    scheduler was killed): what `status`, `attach`, `run --wait`, `retry` and the TUI do first.
+    Returns the pid of the scheduler started, None when none was needed."""
+    from langprune.engine.run.scheduler import pending_runs
+
+    if registry.scheduler_info(workspace) is not None or not pending_runs(workspace):
+        return None
+    pid, _ = ensure_scheduler(workspace)
+    return pid
+
+
 def retry(
-    workspace: Path, run_ids: Iterable[str] | None = None, *, failed: bool = False
+    workspace: Path,
+    run_ids: Iterable[str] | None = None,
+    *,
+    failed: bool = False,
+    slurm: dict[str, Any] | None = None,
+    slurm_drop: Sequence[str] = (),
 ) -> list[str]:
     """Queue runs again from scratch: the given ones, and with `failed` every failed one
-    (no ids and no flag = failed and cancelled ones). Returns the ids queued."""
+    (no ids and no flag = failed and cancelled ones). Returns the ids queued.
+
+    Slurm runs are resubmitted with the options of their last submission, `slurm` overriding
+    them (the fix of a refused submission, e.g. {"mem_gb": 2}; `slurm_drop` leaves extra sbatch
+    options out); those are checked (sinfo)
+    before any run is touched."""
     refresh_lost(workspace)
+    revive_scheduler(workspace)
     chosen: dict[str, RunDir] = {}
     if run_ids:
         chosen.update((rd.id, rd) for rd in find_runs(workspace, run_ids))
@@ -314,16 +340,26 @@ def retry(
         wanted = ("failed",) if failed else ("failed", "cancelled")
         chosen.update((rd.id, rd) for rd in find_runs(workspace, None) if rd.state() in wanted)
     queued: dict[str, list[str]] = {"local": [], "slurm": []}
-    slurm_params: dict[str, Any] = {}
+    statuses = {rid: rd.status() for rid, rd in chosen.items()}
     for rd in chosen.values():
-        status = rd.status()
-        if is_active(rd, status):
+        if is_active(rd, statuses[rd.id]):
             raise RunnerError(
                 f"run {rd.id} is running", f"cancel it first: langprune cancel {rd.id}"
             )
-        executor = status.get("executor") or "local"
-        if executor == "slurm":
-            slurm_params = slurm_params or dict(status.get("slurm") or {})
+    slurm_params: dict[str, Any] = {}
+    stored = [s.get("slurm") for s in statuses.values() if s.get("executor") == "slurm"]
+    if stored:
+        from langprune.engine.run.slurm import preflight, resolve_params
+
+        base = next((dict(s) for s in stored if isinstance(s, dict) and s), None)
+        if base is None:
+            from langprune.engine.spec.experiment import SlurmSpec
+
+            base = SlurmSpec().model_dump(mode="json")
+        slurm_params = resolve_params(base, slurm or {}, slurm_drop)
+        preflight(slurm_params)
+    for rd in chosen.values():
+        executor = statuses[rd.id].get("executor") or "local"
         reset_for_rerun(rd, executor=executor)
         queued[executor].append(rd.id)
     if queued["local"]:
