@@ -243,8 +243,14 @@ def _read_runs(runs_root: Path, todo: dict[str, _Seen]) -> _Batch:
         if not rd.path.is_dir():
             continue  # vanished since the scan: the next one drops it
         status = rd.status()
-        damage = rd.damage(status, metrics=False)  # metrics.jsonl: checked in bulk (_write)
-        record = records.from_files(run_id, rd.read_spec(), status, damage=damage)
+        try:
+            spec, damage = rd.load_spec(), None
+        except rundir.Damaged as exc:
+            spec, damage = None, str(exc)
+        if damage is None and status.get("state") == rundir.DAMAGED:
+            damage = str(status.get("error", "")).removeprefix("damaged: ")
+        # metrics.jsonl is checked in bulk, by DuckDB (_write)
+        record = records.from_files(run_id, spec, status, damage=damage)
         batch.records.append(record)
         if seen.metrics and damage is None:
             batch.metric_files[run_id] = str(rd.metrics)

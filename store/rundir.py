@@ -182,12 +182,9 @@ class RunDir:
         cut-off last line (`metrics=False` leaves that to the caller: ingest checks it in bulk).
         Pass `status` when it was just read."""
         try:
-            os.listdir(self.path)
-            self.load_spec()
+            self.load_spec()  # also fails for a run dir that cannot be read at all
         except Damaged as exc:
             return str(exc)
-        except OSError as exc:
-            return f"{self.path}: cannot be read ({exc.strerror or type(exc).__name__})"
         if status is None:
             status = self.status()
         if status.get("state") == DAMAGED:

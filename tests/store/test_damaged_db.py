@@ -31,3 +31,21 @@ def test_a_damaged_database_is_named_with_its_fix(workspace: Path, cli, damage: 
     assert r.returncode == 0, r.stderr
     r = cli("results", "--format", "json")
     assert r.returncode == 0 and r.stdout.count('"id"') == 7
+
+
+def test_an_unreadable_database_is_named_with_its_fix() -> None:
+    from tests.store.unprivileged import cli_as_user, give_away, open_dir
+
+    with open_dir() as base:
+        ws = base / "ws"
+        write_known(ws)
+        ingest(ws)
+        give_away(ws)
+        db = db_path(ws)
+        db.chmod(0o000)
+        r = cli_as_user(ws, "results")
+        assert r.returncode == 2, r.stderr
+        assert "Traceback" not in r.stderr
+        first, fix = r.stderr.splitlines()[:2]
+        assert str(db) in first and "cannot be read" in first, r.stderr
+        assert "chmod u+rw" in fix and "langprune store rebuild" in fix
