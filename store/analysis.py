@@ -98,7 +98,10 @@ def sync(
         )
         for run_id in sorted(set(updated)):
             rd = rundir.RunDir(runs_root / run_id)
-            rows = analysis_rows(run_id, rd.read_analysis())
+            try:
+                rows = analysis_rows(run_id, rd.read_analysis())
+            except OSError:
+                continue  # unreadable since the run was read: the next ingest reports it
             spec = rd.read_spec() or {}
             rows += owl_rows(run_id, spec.get("calibration_language"), rd.status().get("owl"))
             if rows:
@@ -108,7 +111,7 @@ def sync(
             if rd.masks.is_file():
                 try:
                     _, meta = read_masks(rd.masks)
-                except ValueError:
+                except (ValueError, OSError):
                     continue  # an unreadable mask file is left out, as a torn metric line is
                 con.execute(
                     "INSERT INTO masks VALUES (?, ?, ?, ?)",

@@ -7,7 +7,9 @@
    opened with O_APPEND, so concurrent appenders never interleave inside a line.
 3. **Readers skip a torn tail.** `read_jsonl` returns only the lines that end in a newline (the
    last one may still be being written) and skips a corrupt line instead of hiding the others;
-   `read_tail` and `last_jsonl` read only the end of a growing file.
+   `read_tail` and `last_jsonl` read only the end of a growing file. **Damage is named, never
+   guessed away:** `load_json` tells a missing file from a damaged one (`Damaged`), and
+   `check_jsonl` names a garbled line, or a cut-off last line once the writer has finished.
 4. **One lock API.** `lock(path, shared=..., timeout=...)` holds an flock on `path` for a block
    and yields whether it got it within `timeout` seconds (0: one try). The kernel drops an flock
    when its process dies, so a crash never leaves a stale lock; each call opens its own file
@@ -58,11 +60,46 @@ def write_json_atomic(path: Path, data: Any) -> None:
     write_text_atomic(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
-def read_json(path: Path) -> Any:
-    """The JSON value in `path`, or None when the file is missing or not JSON."""
+class Damaged(Exception):
+    """A file that is there but cannot be read as what it should be; `reason` says why."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+def _why(exc: OSError) -> str:
+    return f"cannot be read ({exc.strerror or type(exc).__name__})"
+
+
+def load_json(path: Path) -> Any:
+    """The JSON value in `path`, read strictly: FileNotFoundError when it is missing, Damaged
+    when it cannot be read (permissions, a folder in its place) or is not JSON (truncated,
+    garbled, not UTF-8). Nothing is guessed."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise Damaged(path, _why(exc)) from None
+    try:
+        return json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise Damaged(path, "is not UTF-8 text (garbled)") from None
+    except json.JSONDecodeError as exc:
+        what = (
+            "is empty" if not data.strip() else f"is not valid JSON ({exc.msg} at byte {exc.pos})"
+        )
+        raise Damaged(path, f"{what}: truncated or garbled") from None
+
+
+def read_json(path: Path) -> Any:
+    """The JSON value in `path`, or None when the file is missing, unreadable or not JSON (for
+    files that may be absent; run files are read with `load_json`, which tells these apart)."""
+    try:
+        return load_json(path)
+    except (FileNotFoundError, Damaged):
         return None
 
 
@@ -111,6 +148,31 @@ def read_jsonl(path: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
     return records, offset + end + 1
 
 
+def check_jsonl(path: Path, *, complete: bool) -> str | None:
+    """Why `path` is damaged, or None: it cannot be read, a whole line is not a JSON object, or
+    (`complete`: its writer has finished) the last line lacks its newline (truncated)."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return _why(exc)
+    lines = data.split(b"\n")
+    for number, raw in enumerate(lines[:-1], 1):
+        if not raw.strip():
+            continue
+        try:
+            ok = isinstance(json.loads(raw), dict)
+        except ValueError:  # JSONDecodeError, UnicodeDecodeError
+            ok = False
+        if not ok:
+            return f"line {number} is not a JSON record (truncated or garbled)"
+    if complete and lines[-1].strip():
+        return f"line {len(lines)} was cut off (no newline): truncated"
+    return None
+
+
 def read_tail(path: Path, max_bytes: int = 65536) -> bytes | None:
     """The last `max_bytes` of a (possibly growing) file, or None when it does not exist."""
     try:
@@ -123,8 +185,11 @@ def read_tail(path: Path, max_bytes: int = 65536) -> bytes | None:
 
 
 def last_jsonl(path: Path, max_bytes: int = 65536) -> dict[str, Any] | None:
-    """The last complete record, reading only the file's tail."""
-    data = read_tail(path, max_bytes)
+    """The last complete record, reading only the file's tail (None when it cannot be read)."""
+    try:
+        data = read_tail(path, max_bytes)
+    except OSError:
+        return None
     if data is None:
         return None
     for raw in reversed(data.split(b"\n")[:-1]):

@@ -28,12 +28,11 @@ from typing import Any
 import duckdb
 
 from langprune.cellid import cell_id
-from langprune.store import rundir
+from langprune.store import records, rundir
 from langprune.store.db import connect, file_lock, lock_path
+from langprune.store.records import RunRecord, corpus_label
 from langprune.store.records import as_float as _float
 from langprune.store.records import as_int as _int
-from langprune.store.records import corpus_label
-from langprune.vocab import model_display_name, sparsity_fraction
 from langprune.workspace import db_path as default_db_path
 from langprune.workspace import runs_dir
 
@@ -64,6 +63,9 @@ class IngestReport:
     metric_rows: int = 0
     skipped_lines: int = 0
     seconds: float = 0.0
+    # run id -> why it is damaged ('<file>: <reason>'), for the runs read this time: they are
+    # recorded as state 'damaged' (no metric of theirs is compared), the others go on
+    damaged: dict[str, str] = field(default_factory=dict)
 
     @property
     def unchanged(self) -> int:
@@ -81,11 +83,16 @@ class _Seen:
     metrics_mtime_ns: int
 
 
+_UNREADABLE = "unreadable:"
+
+
 def _sig(path: str) -> tuple[str, int]:
     try:
         st = os.stat(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return "", 0
+    except OSError as exc:  # an unreadable run dir: read (and reported damaged) like any change
+        return f"{_UNREADABLE}{exc.errno}", 0
     return f"{st.st_mtime_ns}:{st.st_size}", st.st_mtime_ns
 
 
@@ -103,7 +110,11 @@ def scan(runs_root: Path, known: dict[str, str] | None = None) -> dict[str, _See
         return seen
     for entry in entries:
         name = entry.name
-        if name.startswith(".") or not entry.is_dir():
+        try:
+            is_dir = entry.is_dir()
+        except OSError:
+            is_dir = False
+        if name.startswith(".") or not is_dir:
             continue
         base = entry.path + os.sep
         spec = known.get(name) or _sig(base + "spec.json")[0]
@@ -158,28 +169,27 @@ def evaluation_keys(spec: dict[str, Any]) -> tuple[str | None, str | None]:
     return ppl, json.dumps(tasks, sort_keys=True)
 
 
-def run_row(run_id: str, spec: dict[str, Any], status: dict[str, Any], n_metrics: int) -> tuple:
-    """One `runs` row from spec.json and status.json (missing keys become NULL)."""
-    model = spec.get("model") or {}
-    model_id = str(model.get("id", "?"))
-    state = str(status.get("state", "queued"))
+def run_row(record: RunRecord, n_metrics: int) -> tuple:
+    """One `runs` row from a run's record (store/records.py: the one reading of its files;
+    absent values become NULL)."""
+    spec, status = record.spec, record.status
     seconds = status.get("seconds") or {}
-    finished = next((status.get(f"{s}_at") for s in rundir.FINAL_STATES if s == state), None)
+    finished = status.get(f"{record.state}_at") if record.state in rundir.FINAL_STATES else None
     eval_ppl, eval_tasks = evaluation_keys(spec)
     row = {
-        "id": run_id,
-        "experiment": _str(spec.get("experiment")),
-        "model": model_display_name(model),
-        "model_id": model_id,
-        "method": _str(spec.get("method")),
-        "sparsity": _str(spec.get("sparsity")),
-        "sparsity_fraction": sparsity_fraction(_str(spec.get("sparsity"))),
-        "calibration_language": _str(spec.get("calibration_language")),
-        "corpus": corpus_label(spec.get("corpus")),
-        "nsamples": _int(spec.get("nsamples")),
-        "seqlen": _int(spec.get("seqlen")),
-        "seed": _int(spec.get("seed")),
-        "state": state,
+        "id": record.id,
+        "experiment": record.experiment,
+        "model": record.model if spec else None,
+        "model_id": record.model_id if spec else None,
+        "method": record.method,
+        "sparsity": record.sparsity,
+        "sparsity_fraction": record.sparsity_fraction,
+        "calibration_language": record.calibration_language,
+        "corpus": record.corpus,
+        "nsamples": record.nsamples,
+        "seqlen": record.seqlen,
+        "seed": record.seed,
+        "state": record.state,
         "queued_at": _float(status.get("queued_at")),
         "started_at": _float(status.get("running_at")),
         "finished_at": _float(finished),
@@ -188,16 +198,16 @@ def run_row(run_id: str, spec: dict[str, Any], status: dict[str, Any], n_metrics
         "seconds_calibration": _float(seconds.get("calibration")),
         "seconds_prune": _float(seconds.get("prune")),
         "seconds_eval": _float(seconds.get("eval")),
-        "seconds_total": _float(seconds.get("total")),
-        "achieved_sparsity": _float(status.get("achieved_sparsity")),
-        "host": _str(status.get("host")),
-        "device": _str(status.get("device")),
+        "seconds_total": record.seconds_total,
+        "achieved_sparsity": record.achieved,
+        "host": record.host,
+        "device": record.device,
         "pid": _int(status.get("pid")),
         "worker": _str(status.get("worker")),
         "job_id": _str(status.get("job_id")),
-        "error": _str(status.get("error")),
+        "error": record.error,
         "versions": json.dumps(status["versions"]) if status.get("versions") else None,
-        "spec": json.dumps(spec, sort_keys=True),
+        "spec": json.dumps(spec, sort_keys=True) if spec else None,
         "eval_ppl": eval_ppl,
         "eval_tasks": eval_tasks,
         "cell_id": cell_id(spec) if spec else None,
@@ -208,21 +218,34 @@ def run_row(run_id: str, spec: dict[str, Any], status: dict[str, Any], n_metrics
 
 @dataclass
 class _Batch:
-    runs: list[tuple] = field(default_factory=list)
+    records: list[RunRecord] = field(default_factory=list)
     states: list[tuple] = field(default_factory=list)
     metric_files: dict[str, str] = field(default_factory=dict)  # run id -> metrics.jsonl
 
+    def mark_damaged(self, damaged: dict[str, str]) -> None:
+        """Record these runs as damaged (their metric files are left out)."""
+        for i, record in enumerate(self.records):
+            if record.id in damaged:
+                self.records[i] = records.from_files(
+                    record.id, record.spec, dict(record.status), damage=damaged[record.id]
+                )
+                self.metric_files.pop(record.id, None)
+
 
 def _read_runs(runs_root: Path, todo: dict[str, _Seen]) -> _Batch:
+    """The records of the runs that changed, read per run: a run whose spec.json or status.json
+    cannot be read is recorded as damaged, and the others go on."""
     batch = _Batch()
     now = time.time()
     for run_id, seen in todo.items():
         rd = rundir.RunDir(runs_root / run_id)
-        spec = rd.read_spec()
-        if spec is None:
-            continue  # vanished or unreadable: the next scan decides
-        batch.runs.append(run_row(run_id, spec, rd.status(), 0))
-        if seen.metrics:
+        if not rd.path.is_dir():
+            continue  # vanished since the scan: the next one drops it
+        status = rd.status()
+        damage = rd.damage(status, metrics=False)  # metrics.jsonl: checked in bulk (_write)
+        record = records.from_files(run_id, rd.read_spec(), status, damage=damage)
+        batch.records.append(record)
+        if seen.metrics and damage is None:
             batch.metric_files[run_id] = str(rd.metrics)
         batch.states.append(
             (run_id, seen.spec, seen.status, seen.metrics, seen.status_mtime_ns,
@@ -254,17 +277,31 @@ def _arrow_types() -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 # Every line of the files, numbered: the last element after the final newline is either empty
-# or a line still being written, and is dropped either way (as rundir.read_jsonl does).
-_LINES_SQL = r"""
+# or a line still being written, and is dropped either way (as rundir.read_jsonl does); whether it
+# was there is kept (torn) so that a finished run's cut-off last line is reported, not dropped.
+_FILES_SQL = r"""
+CREATE TEMP TABLE files_t AS
+SELECT regexp_extract(filename, '([^/]+)/metrics\.jsonl$', 1) AS run_id,
+       string_split(content, chr(10)) AS parts
+FROM read_text(?)
+"""
+_LINES_SQL = """
 CREATE TEMP TABLE lines_t AS
-WITH files AS (
-    SELECT regexp_extract(filename, '([^/]+)/metrics\.jsonl$', 1) AS run_id,
-           string_split(content, chr(10))[:-2] AS lines
-    FROM read_text(?)
-), numbered AS (
-    SELECT run_id, unnest(lines) AS line, generate_subscripts(lines, 1) AS idx FROM files
+WITH numbered AS (
+    SELECT run_id, unnest(parts[:-2]) AS line, generate_subscripts(parts[:-2], 1) AS idx
+    FROM files_t
 )
 SELECT run_id, idx, line FROM numbered WHERE trim(line) <> ''
+"""
+# Per file: the first whole line that is not a JSON object (garbled), and a cut-off last line.
+_DAMAGE_SQL = """
+SELECT f.run_id, trim(f.parts[-1]) <> '' AS torn, b.first_bad
+FROM files_t f LEFT JOIN (
+    SELECT run_id, min(idx) AS first_bad FROM lines_t
+    WHERE NOT CASE WHEN json_valid(line) THEN json_type(line) = 'OBJECT' ELSE FALSE END
+    GROUP BY run_id
+) b ON b.run_id = f.run_id
+WHERE b.first_bad IS NOT NULL OR trim(f.parts[-1]) <> ''
 """
 _ROW_TYPE = json.dumps(
     {"kind": "VARCHAR", "task": "VARCHAR", "subtask": "VARCHAR", "language": "VARCHAR",
@@ -310,35 +347,72 @@ FROM runs_t r LEFT JOIN (
 """
 
 
-def _parse_metrics(con: duckdb.DuckDBPyConnection, files: list[str]) -> int:
-    """Load metric files into the temp table accepted_t; returns the number of unusable lines."""
+def _unreadable(con: duckdb.DuckDBPyConnection, files: list[str]) -> dict[str, str]:
+    """The files DuckDB cannot read (gone, unreadable, not UTF-8), each with the reason."""
+    bad = {}
+    for f in files:
+        try:
+            con.execute("SELECT length(content) FROM read_text(?)", [f]).fetchall()
+        except duckdb.Error as exc:
+            text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            bad[f] = (
+                "is not UTF-8 text (garbled)" if "UTF-8" in text else f"cannot be read ({text})"
+            )
+    return bad
+
+
+def _parse_metrics(
+    con: duckdb.DuckDBPyConnection, files: list[str], finished: set[str]
+) -> tuple[int, dict[str, str]]:
+    """Load metric files into the temp table accepted_t. Returns the number of unusable lines
+    and the damaged runs (run id -> why): a garbled line, a file that cannot be read, or a
+    cut-off last line of a run in `finished` (for a running one it is still being written)."""
     if not files:
         con.execute(_EMPTY_ACCEPTED_SQL)
-        return 0
+        return 0, {}
+    damaged: dict[str, str] = {}
     for _ in range(3):
         try:
-            con.execute(_LINES_SQL, [files])
+            con.execute(_FILES_SQL, [files])
             break
-        except duckdb.IOException:
-            # A run dir removed since the scan: leave it out (the next ingest drops the run).
-            files = [f for f in files if os.path.exists(f)]
+        except duckdb.Error:
+            # One file DuckDB cannot read must not hide the others: find it and leave it out.
+            # A run dir removed since the scan is simply dropped (the next ingest drops the run).
+            bad = _unreadable(con, files)
+            for f, why in bad.items():
+                if os.path.exists(os.path.dirname(f)):
+                    damaged[Path(f).parent.name] = f"{f}: {why}"
+            files = [f for f in files if f not in bad]
     else:
-        con.execute(_LINES_SQL, [files])
+        con.execute(_FILES_SQL, [files])
+    con.execute(_LINES_SQL)
+    by_id = {Path(f).parent.name: f for f in files}
+    for run_id, torn, first_bad in con.execute(_DAMAGE_SQL).fetchall():
+        path = by_id.get(run_id, f"{run_id}/metrics.jsonl")
+        if first_bad is not None:
+            damaged[run_id] = (
+                f"{path}: line {first_bad} is not a JSON record (truncated or garbled)"
+            )
+        elif torn and run_id in finished:
+            damaged[run_id] = f"{path}: the last line was cut off (no newline): truncated"
+    con.execute("DROP TABLE files_t")
     con.execute(_ACCEPTED_SQL)
+    if damaged:  # a damaged run's values are never compared: none of its rows go in
+        con.execute("DELETE FROM accepted_t WHERE run_id IN (SELECT unnest(?))", [sorted(damaged)])
     total = con.execute("SELECT count(*) FROM lines_t").fetchone()
     accepted = con.execute("SELECT count(*) FROM accepted_t").fetchone()
     con.execute("DROP TABLE lines_t")
-    return int(total[0] if total else 0) - int(accepted[0] if accepted else 0)
+    return int(total[0] if total else 0) - int(accepted[0] if accepted else 0), damaged
 
 
 def _write(
     con: duckdb.DuckDBPyConnection, batch: _Batch, removed: list[str]
-) -> tuple[list[str], int, int]:
+) -> tuple[list[str], int, int, dict[str, str]]:
     """Replace the batch's runs in one transaction.
 
-    Returns the ids written (updated and removed), the metric rows inserted and the unusable
-    lines skipped. A run whose recorded files are newer than the ones read here (another process
-    got there first) is left alone.
+    Returns the ids written (updated and removed), the metric rows inserted, the unusable lines
+    skipped and the damaged runs (id -> why). A run whose recorded files are newer than the ones
+    read here (another process got there first) is left alone.
     """
     recorded = {
         r[0]: (r[1], r[2])
@@ -349,20 +423,25 @@ def _write(
     keep = set()
     for st in batch.states:
         old = recorded.get(st[0])
-        if old is None or (st[4] >= (old[0] or 0) and st[5] >= (old[1] or 0)):
+        unreadable = str(st[2]).startswith(_UNREADABLE)  # no mtime to compare: it is news
+        if old is None or unreadable or (st[4] >= (old[0] or 0) and st[5] >= (old[1] or 0)):
             keep.add(st[0])
     ids = sorted(keep | set(removed))
     if not ids:
-        return [], 0, 0
+        return [], 0, 0, {}
     run_types, state_types = _arrow_types()
-    con.register("ids_t", _table(("id",), [(i,) for i in ids], {}))
-    con.register("runs_t", _table(RUN_COLUMNS, [r for r in batch.runs if r[0] in keep], run_types))
-    con.register(
-        "states_t", _table(STATE_COLUMNS, [s for s in batch.states if s[0] in keep], state_types)
-    )
     try:
         files = [f for rid, f in sorted(batch.metric_files.items()) if rid in keep]
-        skipped = _parse_metrics(con, files)
+        finished = {r.id for r in batch.records if r.state in rundir.FINAL_STATES}
+        skipped, damaged = _parse_metrics(con, files, finished)
+        batch.mark_damaged(damaged)
+        rows = [run_row(r, 0) for r in batch.records if r.id in keep]
+        con.register("ids_t", _table(("id",), [(i,) for i in ids], {}))
+        con.register("runs_t", _table(RUN_COLUMNS, rows, run_types))
+        con.register(
+            "states_t",
+            _table(STATE_COLUMNS, [s for s in batch.states if s[0] in keep], state_types),
+        )
         con.execute("BEGIN TRANSACTION")
         try:
             for table, key in (("metrics", "run_id"), ("runs", "id"), ("ingest_state", "run_id")):
@@ -384,9 +463,12 @@ def _write(
     finally:
         con.execute("DROP TABLE IF EXISTS temp.accepted_t")
         con.execute("DROP TABLE IF EXISTS temp.lines_t")
+        con.execute("DROP TABLE IF EXISTS temp.files_t")
         for name in ("ids_t", "runs_t", "states_t"):
             con.unregister(name)
-    return ids, int(row[0]) if row else 0, skipped
+    damaged_here = {r.id: str(r.error).removeprefix("damaged: ") for r in batch.records
+                    if r.id in keep and r.state == rundir.DAMAGED}  # fmt: skip
+    return ids, int(row[0]) if row else 0, skipped, damaged_here
 
 
 # Runs written per transaction: bounds memory and lets other processes in between batches.
@@ -414,7 +496,8 @@ def ingest(workspace: Path, *, db_path: Path | None = None, timeout: float = 120
         part = {rid: todo[rid] for rid in ids[start : start + BATCH_RUNS]}
         batch = _read_runs(root, part)
         with connect(db, timeout=timeout) as con:
-            written, inserted, skipped = _write(con, batch, removed if start == 0 else [])
+            written, inserted, skipped, damaged = _write(con, batch, removed if start == 0 else [])
+        report.damaged.update(damaged)
         report.updated += [r for r in written if r in part]
         report.removed += [r for r in written if r not in part]
         report.metric_rows += inserted
@@ -423,7 +506,9 @@ def ingest(workspace: Path, *, db_path: Path | None = None, timeout: float = 120
         from langprune.store.analysis import sync
 
         with connect(db, timeout=timeout) as con:
-            sync(con, root, report.updated, report.removed)
+            # a damaged run's analyses go with its metrics (removed until it is repaired)
+            good = [r for r in report.updated if r not in report.damaged]
+            sync(con, root, good, report.removed + sorted(report.damaged))
     report.seconds = time.perf_counter() - t0
     return report
 

@@ -12,17 +12,20 @@ all read, so a field means the same thing everywhere:
   `step`, `eta_s` and `tokens_per_s` come from it only while the run is running: a run that is not
   running shows its state as its stage;
 - `progress` is 1 for a done run, else the last event's place in the stage spans (rundir), so a
-  failed run shows how far it got.
+  failed run shows how far it got;
+- a run whose files cannot be read as written (rundir `damage`) is `damaged`, whatever its
+  status.json says: `error` names the file and the reason, `fix` what to do.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from typing import Any, TypedDict, cast
 
-from langprune.store.rundir import FINAL_STATES, RunDir, progress_fraction
-from langprune.vocab import sparsity_fraction
+from langprune.store.rundir import DAMAGED, FINAL_STATES, RunDir, damage_fix, progress_fraction
+from langprune.vocab import STALLED_AFTER_S, WORKING_STATES, sparsity_fraction
 
 
 class Status(TypedDict, total=False):
@@ -46,6 +49,7 @@ class Status(TypedDict, total=False):
     job_id: str
     error: str
     versions: dict[str, str]
+    fix: str
     owl: dict[str, Any] | None  # an *_owl run's allocation: m, lam, outlier_pct, layer_sparsity
 
 
@@ -130,6 +134,7 @@ class RunRecord:
     seconds_total: float | None
     achieved: float | None
     heartbeat_age: float | None = None
+    fix: str | None = None  # what to do about a damaged run
 
     @property
     def active(self) -> bool:
@@ -154,16 +159,22 @@ class RunRecord:
     @property
     def language(self) -> str | None:
         """The language the running stage works on (calibration or evaluation), if it has one."""
-        if not self.event or self.state != "running":
+        if not self.event or self.state not in WORKING_STATES:
             return None
         return as_str(self.event.get("language"))
 
     @property
     def stage_text(self) -> str:
-        """The running stage with its language and step ('eval_ppl de 3/7'), '' when not running."""
-        if not self.event or self.state != "running":
+        """The running stage with its language and step ('eval_ppl de 3/7'), '' when not running;
+        a stalled run says for how long its heartbeat has been silent."""
+        if not self.event or self.state not in WORKING_STATES:
             return ""
-        return " ".join(part for part in (self.stage, self.language, self.step) if part)
+        text = " ".join(part for part in (self.stage, self.language, self.step) if part)
+        if self.state == "stalled":
+            text = f"stalled: no heartbeat for {self.heartbeat_age or 0:.0f} s" + (
+                f" (in {text})" if text else ""
+            )
+        return text
 
 
 def from_files(
@@ -173,12 +184,22 @@ def from_files(
     event: dict[str, Any] | None = None,
     *,
     heartbeat_age: float | None = None,
+    damage: str | None = None,
+    fix: str | None = None,
 ) -> RunRecord:
-    """The record of already-read files (pure: no I/O)."""
+    """The record of already-read files (pure: no I/O). `damage` (rundir `RunDir.damage`) makes
+    it a damaged run whatever `status` says. A running run whose `heartbeat_age` is past the
+    stall bound (vocab.STALLED_AFTER_S) has the state "stalled"."""
     spec = spec or {}
-    st = cast(Status, dict(status or {"state": "queued"}))
+    st = cast(Status, dict(status or {"state": "queued"}))  # None: a planned run (no dir yet)
+    if damage is not None:
+        st = cast(Status, {**st, "state": DAMAGED, "error": f"damaged: {damage}"})
     state = str(st.get("state", "queued"))
+    if state == DAMAGED:
+        fix = fix or st.get("fix")
     running = state == "running"
+    if running and heartbeat_age is not None and heartbeat_age > stalled_after_s():
+        state = "stalled"
     ev = event if state != "queued" else None
     live = ev if running else None
     model = spec.get("model") or {}
@@ -216,17 +237,29 @@ def from_files(
         seconds_total=as_float(seconds.get("total")) if isinstance(seconds, dict) else None,
         achieved=as_float(st.get("achieved_sparsity")),
         heartbeat_age=heartbeat_age,
+        fix=fix,
     )
+
+
+def stalled_after_s() -> float:
+    """The stall bound: $LANGPRUNE_STALLED_AFTER_S seconds, else vocab.STALLED_AFTER_S."""
+    try:
+        return float(os.environ.get("LANGPRUNE_STALLED_AFTER_S") or STALLED_AFTER_S)
+    except ValueError:
+        return STALLED_AFTER_S
 
 
 def read(rd: RunDir, spec: dict[str, Any] | None = None) -> RunRecord:
     """Read one run directory (pass `spec` when it is cached: it never changes)."""
     status = rd.status()
-    started = status.get("state") != "queued"
+    damage = rd.damage(status)
+    started = status.get("state") not in ("queued", DAMAGED)
     return from_files(
         rd.id,
-        rd.read_spec() if spec is None else spec,
+        (rd.read_spec() if spec is None else spec) if damage is None else rd.read_spec(),
         status,
-        rd.last_event() if started else None,
+        rd.last_event() if started and damage is None else None,
         heartbeat_age=rd.heartbeat_age(),
+        damage=damage,
+        fix=damage_fix(rd) if damage is not None else None,
     )

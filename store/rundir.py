@@ -7,7 +7,10 @@
   events.jsonl   progress events {stage, step, total, time, ...}, one whole line per append
   metrics.jsonl  metric rows, one whole line per append (fsynced); a resumed stage drops the rows of
                  the stage it redoes through `keep_metrics`, which replaces the file atomically
-  log.txt        the worker's output for this run (appended; kept across attempts)
+  log.txt        the worker's output for this run (appended; kept across attempts, each attempt
+                 starting with a `==== attempt N` line); the worker's own lines go through
+                 `append_log`, libraries write through its stdout/stderr. Progress bars redraw
+                 with carriage returns: readers show each line's last frame (`collapse_frames`)
   lock           flock held by the run's worker while it is alive (`try_lock`, `hold_lock`)
   heartbeat      touched every few seconds by that worker; readers look at its mtime
   pruned.pt      the pruned weights (CHECKPOINT), only when checkpoints are on; the worker writes it
@@ -16,12 +19,18 @@ The protocol (store/fs.py): a directory is built under a temporary dot-name and 
 so readers never see one without spec.json and status.json; JSON files are replaced atomically
 (write + fsync + rename); JSONL files grow one whole line per write, and readers ignore a last line
 that has no newline yet, so nobody ever sees a torn record. Only this module writes these files.
+
+Damage is reported, never guessed away: a run directory that cannot be read, a spec.json or
+status.json that is missing, truncated or garbled, or a metrics.jsonl with a garbled line (or, once
+the run is finished, a cut-off last line) makes the run `damaged` (`status()`, `damage()`): it is
+never scheduled or re-run by itself, and its readers show the file, the reason and `damage_fix`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -30,8 +39,11 @@ from pathlib import Path
 from typing import Any
 
 from langprune.store.fs import (
+    Damaged,
     append_jsonl,
+    check_jsonl,
     last_jsonl,
+    load_json,
     lock,
     lock_is_held,
     read_json,
@@ -44,17 +56,21 @@ from langprune.store.fs import (
 
 __all__ = [
     "CHECKPOINT",
+    "DAMAGED",
     "FINAL_STATES",
     "STATES",
+    "Damaged",
     "RunDir",
+    "collapse_frames",
     "create",
     "iter_run_dirs",
     "progress_fraction",
+    "read_json",
     "read_jsonl",
     "read_tail",
 ]
 
-from langprune.vocab import FINAL_STATES, STATES
+from langprune.vocab import DAMAGED, FINAL_STATES, STATES
 
 CHECKPOINT = "pruned.pt"
 
@@ -103,22 +119,94 @@ class RunDir:
     masks = property(lambda self: self.path / "masks.npz")  # format: store/masks.py
 
     def exists(self) -> bool:
-        return self.spec.is_file()
+        """True when this is a run directory: it has spec.json, or it cannot even be looked into
+        (an unreadable run directory is a damaged run, not nothing)."""
+        try:
+            return stat.S_ISREG(os.stat(self.spec).st_mode)
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        except OSError:
+            return True
+
+    def load_spec(self) -> dict[str, Any]:
+        """spec.json, strictly (fs.Damaged when it is missing, unreadable or not a JSON object)."""
+        try:
+            spec = load_json(self.spec)
+        except FileNotFoundError:
+            raise Damaged(self.spec, "is missing") from None
+        if not isinstance(spec, dict):
+            raise Damaged(self.spec, "is not a JSON object: garbled")
+        return spec
 
     def read_spec(self) -> dict[str, Any] | None:
-        return read_json(self.spec)
+        """spec.json, or None when it cannot be read (see `damage` for why)."""
+        try:
+            return self.load_spec()
+        except Damaged:
+            return None
+
+    def read_status(self) -> dict[str, Any]:
+        """status.json, strictly: fs.Damaged when it is missing (a run directory is created with
+        one), unreadable, truncated, garbled or names no known state."""
+        try:
+            status = load_json(self.status_file)
+        except FileNotFoundError:
+            if not self.path.is_dir():
+                raise
+            raise Damaged(self.status_file, "is missing") from None
+        if not isinstance(status, dict):
+            raise Damaged(self.status_file, "is not a JSON object: garbled")
+        if status.get("state") not in STATES or status.get("state") == DAMAGED:
+            raise Damaged(self.status_file, f"names no known state ({status.get('state')!r})")
+        return status
 
     def status(self) -> dict[str, Any]:
-        return read_json(self.status_file) or {"state": "queued"}
+        """status.json; for a damaged one, {"state": "damaged", "error": file and reason,
+        "fix": what to do}: never a guess such as "queued"."""
+        try:
+            return self.read_status()
+        except Damaged as exc:
+            return self.damaged_status(str(exc))
+        except FileNotFoundError:  # the directory itself is gone (removed meanwhile)
+            return self.damaged_status(f"{self.path}: is gone")
+
+    def damaged_status(self, why: str) -> dict[str, Any]:
+        return {"state": DAMAGED, "error": f"damaged: {why}", "fix": damage_fix(self)}
 
     def state(self) -> str:
-        return str(self.status().get("state", "queued"))
+        return str(self.status().get("state", DAMAGED))
+
+    def damage(self, status: dict[str, Any] | None = None, *, metrics: bool = True) -> str | None:
+        """Why this run is damaged ('<file>: <reason>'), or None: its spec.json and status.json
+        must read, and metrics.jsonl must have no garbled line and, once the run is finished, no
+        cut-off last line (`metrics=False` leaves that to the caller: ingest checks it in bulk).
+        Pass `status` when it was just read."""
+        try:
+            os.listdir(self.path)
+            self.load_spec()
+        except Damaged as exc:
+            return str(exc)
+        except OSError as exc:
+            return f"{self.path}: cannot be read ({exc.strerror or type(exc).__name__})"
+        if status is None:
+            status = self.status()
+        if status.get("state") == DAMAGED:
+            return str(status.get("error", "")).removeprefix("damaged: ")
+        if not metrics:
+            return None
+        finished = status.get("state") in FINAL_STATES
+        why = check_jsonl(self.metrics, complete=finished)
+        return None if why is None else f"{self.metrics}: {why}"
 
     def set_status(self, state: str, **fields: Any) -> dict[str, Any]:
-        """Move to `state`, keeping earlier fields (timestamps, host) and stamping this change."""
-        if state not in STATES:
-            raise ValueError(f"unknown run state {state!r} (allowed: {', '.join(STATES)})")
+        """Move to `state`, keeping earlier fields (timestamps, host) and stamping this change.
+        From a damaged status.json nothing is kept: the writer (the run's worker, a retry) knows
+        the run's state, the damaged file does not."""
+        if state not in STATES or state == DAMAGED:
+            raise ValueError(f"unknown run state {state!r} (allowed: {', '.join(STATES[:-1])})")
         status = self.status()
+        if status.get("state") == DAMAGED:
+            status = {}
         status.update(fields)
         status["state"] = state
         status[f"{state}_at"] = time.time()
@@ -147,6 +235,11 @@ class RunDir:
         """Replace masks.npz with `data` (bytes from store.masks.encode) atomically."""
         write_bytes_atomic(self.masks, data)
 
+    def append_log(self, text: str) -> None:
+        """Append whole lines to log.txt (the caller flushes its own stdout first)."""
+        with open(self.log, "a", encoding="utf-8") as fh:
+            fh.write(text.rstrip("\n") + "\n")
+
     def last_event(self) -> dict[str, Any] | None:
         return last_jsonl(self.events)
 
@@ -157,7 +250,7 @@ class RunDir:
     def heartbeat_age(self) -> float | None:
         try:
             return time.time() - self.heartbeat.stat().st_mtime
-        except FileNotFoundError:
+        except OSError:  # missing, or in an unreadable run dir
             return None
 
     def is_locked(self) -> bool:
@@ -208,11 +301,25 @@ class RunDir:
 
     def write_status(self, status: dict[str, Any]) -> None:
         """Replace status.json as a whole (the launcher's and tests' rewrites); prefer set_status."""
-        if status.get("state") not in STATES:
+        if status.get("state") not in STATES or status.get("state") == DAMAGED:
             raise ValueError(
                 f"unknown run state {status.get('state')!r} (allowed: {', '.join(STATES)})"
             )
         write_json_atomic(self.status_file, status)
+
+
+def collapse_frames(text: str) -> str:
+    """Log text with every progress bar at its last frame: a line that a library redrew with
+    carriage returns (tqdm, GGUF loading) keeps only what was drawn last ("a\\r\\n" is "a")."""
+    if "\r" not in text:
+        return text
+    out = []
+    for line in text.split("\n"):
+        if "\r" in line:
+            frames = [f for f in line.split("\r") if f.strip()]
+            line = frames[-1] if frames else ""
+        out.append(line)
+    return "\n".join(out)
 
 
 def create(runs_root: Path, run_id: str, spec: dict[str, Any]) -> RunDir:
@@ -233,12 +340,34 @@ def create(runs_root: Path, run_id: str, spec: dict[str, Any]) -> RunDir:
     return rd
 
 
+def damage_fix(rd: RunDir) -> str:
+    """What to do about a damaged run: repair its files, or run it again from scratch."""
+    return (
+        f"repair or restore the files in {rd.path} (chmod u+rwX if they are unreadable), or run "
+        f"it again from scratch: langprune retry {rd.id}"
+    )
+
+
 def iter_run_dirs(runs_root: Path) -> Iterator[RunDir]:
-    """Every complete run directory (temporary ones being created are skipped)."""
-    if not runs_root.is_dir():
+    """Every run directory (temporary ones being created are skipped; unreadable ones are not:
+    they are damaged runs). A runs folder that cannot be listed is a StoreError saying so."""
+    try:
+        entries = sorted(os.scandir(runs_root), key=lambda e: e.name)
+    except (FileNotFoundError, NotADirectoryError):
         return
-    for entry in sorted(os.scandir(runs_root), key=lambda e: e.name):
-        if entry.is_dir() and not entry.name.startswith("."):
+    except OSError as exc:
+        from langprune.store.errors import StoreError
+
+        raise StoreError(
+            f"cannot read the runs folder {runs_root}: {exc.strerror or exc}",
+            f"give yourself access to it: chmod u+rwx {runs_root}",
+        ) from None
+    for entry in entries:
+        try:
+            is_dir = entry.is_dir()
+        except OSError:
+            is_dir = False
+        if is_dir and not entry.name.startswith("."):
             rd = RunDir(Path(entry.path))
             if rd.exists():
                 yield rd

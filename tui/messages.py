@@ -24,6 +24,15 @@ class LogTail(Message):
 
 
 @dataclass
+class LogGrew(Message):
+    """New whole lines of a log being followed, and the line still being drawn (log screen)."""
+
+    run_id: str
+    lines: list[str]
+    partial: str = ""
+
+
+@dataclass
 class ActionDone(Message):
     """A cancel, retry, launch, save or export finished; `text` is what to tell the user."""
 

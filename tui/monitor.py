@@ -34,8 +34,9 @@ from typing import Any
 
 from langprune.store.fs import lock_is_held, read_json
 from langprune.store.records import RunRecord
+from langprune.vocab import WORKING_STATES
 
-FINISHED_ORDER = {"failed": 0, "cancelled": 1, "done": 2}
+FINISHED_ORDER = {"damaged": 0, "failed": 1, "cancelled": 2, "done": 3}
 GPU_QUERY_EVERY_S = 5.0
 
 
@@ -102,14 +103,14 @@ def execution_order(
 
 def display_order(rows: Sequence[RunRecord], workers: Sequence[dict[str, Any]]) -> list[RunRecord]:
     running = sorted(
-        (r for r in rows if r.state == "running"),
+        (r for r in rows if r.state in WORKING_STATES),
         key=lambda r: (_num(r.status.get("running_at")), r.id),
     )
     queued = execution_order([r for r in rows if r.state == "queued"], workers)
     seen = {r.id for r in running} | {r.id for r in queued}
     finished = sorted(
         (r for r in rows if r.id not in seen),
-        key=lambda r: (FINISHED_ORDER.get(r.state, 3), -r.updated_at, r.id),
+        key=lambda r: (FINISHED_ORDER.get(r.state, 4), -r.updated_at, r.id),
     )
     return running + queued + finished
 
@@ -290,7 +291,7 @@ def build(
     workers = read_workers(workspace)
     slot_names = read_slot_names(workspace)
     ordered = display_order(rows, workers)
-    running = [r for r in ordered if r.state == "running"]
+    running = [r for r in ordered if r.state in WORKING_STATES]
     queued = [r for r in ordered if r.state == "queued"]
     durations = Durations(rows)
     n_slots = len(slot_names) or max(1, len(running))

@@ -23,10 +23,12 @@ DENSE_STYLE = Style(dim=True, italic=True)
 # One colour per run state, wherever a state is shown (CLI status and results, TUI screens).
 STATE_STYLE = {
     "running": "bold cyan",
+    "stalled": "bold yellow reverse",
     "queued": "yellow",
     "failed": "bold red",
     "cancelled": "magenta",
     "done": "green",
+    "damaged": "bold white on red",
 }
 
 

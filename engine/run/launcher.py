@@ -23,7 +23,7 @@ from langprune.engine.run.registry import pid_alive
 from langprune.engine.run.state import is_active, refresh_lost, scancel
 from langprune.errors import RunnerError
 from langprune.store.rundir import RunDir, create, iter_run_dirs
-from langprune.vocab import FINAL_STATES
+from langprune.vocab import DAMAGED, FINAL_STATES
 from langprune.workspace import runs_dir
 
 CANCEL_GRACE_S = 3.5  # SIGTERM, then SIGKILL to the whole group: cancel completes within 5 s
@@ -34,6 +34,7 @@ class LaunchResult:
     executor: str
     queued: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # done already (or running right now)
+    damaged: list[str] = field(default_factory=list)  # files unreadable: left alone (see status)
     scheduler_pid: int | None = None
     scheduler_started: bool = False
     job_ids: list[str] = field(default_factory=list)
@@ -95,7 +96,13 @@ def reset_for_rerun(rd: RunDir, **fields: Any) -> None:
     the log is kept and grows, with a header per attempt."""
     from langprune.engine.run.pipeline import CHECKPOINT
 
-    rd.reset((CHECKPOINT,), **fields)
+    try:
+        rd.reset((CHECKPOINT,), **fields)
+    except OSError as exc:  # an unreadable (damaged) run dir
+        raise RunnerError(
+            f"run {rd.id}: cannot reset {rd.path}: {exc.strerror or exc}",
+            f"give yourself access to it first: chmod -R u+rwX {rd.path}",
+        ) from None
 
 
 def check_launch(
@@ -131,6 +138,9 @@ def check_launch(
                 "executor slurm: sbatch is not on PATH here",
                 "run from a Slurm login node, or use --executor local",
             )
+        from langprune.engine.run.slurm import preflight
+
+        preflight(slurm_params)  # partition, and a node that can hold a task (sinfo)
     return executor, slurm_params
 
 
@@ -167,6 +177,8 @@ def launch(
         state = status.get("state")
         if (state == "done" and (not force or run.is_dense)) or is_active(rd, status):
             result.skipped.append(run.id)
+        elif state == DAMAGED and not force:
+            result.damaged.append(run.id)  # never re-run on a guess: status names it and the fix
         elif state == "queued" and status.get("executor", "local") == executor:
             result.queued.append(run.id)  # queued before and never started: still waiting
         else:
@@ -292,12 +304,35 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
         pass
 
 
+def revive_scheduler(workspace: Path) -> int | None:
+    """Start a scheduler when local runs are queued and none is alive (the machine rebooted, the
+    scheduler was killed): what `status`, `attach`, `run --wait`, `retry` and the TUI do first.
+    Returns the pid of the scheduler started, None when none was needed."""
+    from langprune.engine.run.scheduler import pending_runs
+
+    if registry.scheduler_info(workspace) is not None or not pending_runs(workspace):
+        return None
+    pid, _ = ensure_scheduler(workspace)
+    return pid
+
+
 def retry(
-    workspace: Path, run_ids: Iterable[str] | None = None, *, failed: bool = False
+    workspace: Path,
+    run_ids: Iterable[str] | None = None,
+    *,
+    failed: bool = False,
+    slurm: dict[str, Any] | None = None,
+    slurm_drop: Sequence[str] = (),
 ) -> list[str]:
     """Queue runs again from scratch: the given ones, and with `failed` every failed one
-    (no ids and no flag = failed and cancelled ones). Returns the ids queued."""
+    (no ids and no flag = failed and cancelled ones). Returns the ids queued.
+
+    Slurm runs are resubmitted with the options of their last submission, `slurm` overriding
+    them (the fix of a refused submission, e.g. {"mem_gb": 2}; `slurm_drop` leaves extra sbatch
+    options out); those are checked (sinfo)
+    before any run is touched."""
     refresh_lost(workspace)
+    revive_scheduler(workspace)
     chosen: dict[str, RunDir] = {}
     if run_ids:
         chosen.update((rd.id, rd) for rd in find_runs(workspace, run_ids))
@@ -305,16 +340,26 @@ def retry(
         wanted = ("failed",) if failed else ("failed", "cancelled")
         chosen.update((rd.id, rd) for rd in find_runs(workspace, None) if rd.state() in wanted)
     queued: dict[str, list[str]] = {"local": [], "slurm": []}
-    slurm_params: dict[str, Any] = {}
+    statuses = {rid: rd.status() for rid, rd in chosen.items()}
     for rd in chosen.values():
-        status = rd.status()
-        if is_active(rd, status):
+        if is_active(rd, statuses[rd.id]):
             raise RunnerError(
                 f"run {rd.id} is running", f"cancel it first: langprune cancel {rd.id}"
             )
-        executor = status.get("executor") or "local"
-        if executor == "slurm":
-            slurm_params = slurm_params or dict(status.get("slurm") or {})
+    slurm_params: dict[str, Any] = {}
+    stored = [s.get("slurm") for s in statuses.values() if s.get("executor") == "slurm"]
+    if stored:
+        from langprune.engine.run.slurm import preflight, resolve_params
+
+        base = next((dict(s) for s in stored if isinstance(s, dict) and s), None)
+        if base is None:
+            from langprune.engine.spec.experiment import SlurmSpec
+
+            base = SlurmSpec().model_dump(mode="json")
+        slurm_params = resolve_params(base, slurm or {}, slurm_drop)
+        preflight(slurm_params)
+    for rd in chosen.values():
+        executor = statuses[rd.id].get("executor") or "local"
         reset_for_rerun(rd, executor=executor)
         queued[executor].append(rd.id)
     if queued["local"]:

@@ -19,9 +19,7 @@ def views(workspace: Path, run_ids: Iterable[str] | None = None) -> list[RunReco
     root = runs_dir(workspace)
     if run_ids is None:
         return [records.read(rd) for rd in iter_run_dirs(root)]
-    return [
-        records.read(RunDir(root / rid)) for rid in run_ids if (root / rid / "spec.json").is_file()
-    ]
+    return [records.read(RunDir(root / rid)) for rid in run_ids if RunDir(root / rid).exists()]
 
 
 def counts(items: Iterable[RunRecord]) -> dict[str, int]:

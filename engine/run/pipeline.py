@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from langprune.engine.run.progress import say, seconds_text
 from langprune.engine.run.reuse import copy_analysis, text_digest
 from langprune.engine.spec.experiment import Run
 from langprune.store.rundir import CHECKPOINT, RunDir
@@ -166,6 +167,10 @@ def _calibrate(job: _Job) -> None:
     job.calib_ids = calibration_ids(run, ctx, calib_info)
     job.progress(stage="calibration", step=1, total=1, language=run.calibration_language)
     job.seconds["calibration"] = time.time() - t0
+    say(
+        job.rd,
+        f"calibration: {_calibration_text(run, calib_info)} in {seconds_text(job.seconds['calibration'])}",
+    )
     _mark(job.rd, "calibration", seconds=job.seconds, calibration_samples=calib_info or None)
 
 
@@ -211,10 +216,17 @@ def _prune(job: _Job) -> None:
     """Stage prune: prune in place (the driver checks the sparsity it reached), save if asked."""
     run, ctx = job.run, job.ctx
     t0 = time.time()
+    # the stage starts now (the driver's first event comes after the first layer)
+    job.progress(stage="prune", step=0, total=None, message=f"{run.method} {run.sparsity}")
     report = prune_run(run, ctx, job.calib_ids, job.progress)
     job.calib_ids = None
     job.seconds["prune"] = time.time() - t0
     job.result["achieved_sparsity"] = report.overall
+    say(
+        job.rd,
+        f"prune: {run.method} {run.sparsity} in {seconds_text(job.seconds['prune'])}, "
+        f"achieved sparsity {report.overall:.2%} of the prunable weights",
+    )
     if job.checkpoints:
         save_pruned(ctx.loaded.model, job.rd.path / CHECKPOINT)
     # an OWL method's allocation: outlier ratio and sparsity per layer (ingested, shown per run)
@@ -297,7 +309,9 @@ def _eval_ppl(job: _Job) -> None:
             if reused:
                 for row in reused:
                     rd.add_metric(row)
+                say(rd, f"eval_ppl {lang}: {metrics_text(reused)} (measured by an earlier run)")
                 continue
+            t_lang = time.time()
             documents = corpus.heldout_documents(lang, ev.languages)
             res = evaluate_perplexity(
                 ctx.loaded.model,
@@ -310,11 +324,47 @@ def _eval_ppl(job: _Job) -> None:
                 progress=job.progress,
                 language=lang,
             )
-            for row in res.rows(lang, corpus.name):
+            rows = res.rows(lang, corpus.name)
+            for row in rows:
                 row["extra"]["text_digest"] = text_digest(documents)
                 rd.add_metric(row)
+            say(
+                rd,
+                f"eval_ppl {lang}: {metrics_text(rows)} ({res.windows} windows of {ev.seqlen} "
+                f"tokens, {seconds_text(time.time() - t_lang)})",
+            )
     _mark(rd, "eval_ppl")
     job.seconds["eval"] = job.seconds.get("eval", 0.0) + time.time() - t0
+    if ev.languages and ev.corpus is not None:
+        say(rd, f"eval_ppl: {len(ev.languages)} languages in {seconds_text(time.time() - t0)}")
+
+
+def metrics_text(rows: list[dict[str, Any]]) -> str:
+    """Metric rows in a few words: 'ppl 23.41 · bpb 1.234', 'acc 0.412 ± 0.021'."""
+    parts = []
+    for row in rows:
+        value = row.get("value")
+        if not isinstance(value, (int, float)):
+            continue
+        text = f"{row.get('metric')} {value:.4g}"
+        if isinstance(row.get("stderr"), (int, float)):
+            text += f" ± {row['stderr']:.2g}"
+        parts.append(text)
+    return " · ".join(parts) or "no value"
+
+
+def _calibration_text(run: Run, info: dict[str, Any]) -> str:
+    """How the calibration samples were drawn (data/calibration.py's `info`), for the log."""
+    languages = info.get("languages") or {}
+    if not languages:  # magnitude: the weights alone decide
+        return f"no samples needed ({run.method} looks at the weights only)"
+    corpus = run.corpus.source if run.corpus is not None else "?"
+    parts = [
+        f"{d.get('samples')} x {run.seqlen} tokens of {lang} from {d.get('documents')} "
+        f"{'documents' if d.get('source') == 'documents' else 'chunks of concatenated text'}"
+        for lang, d in languages.items()
+    ]
+    return f"{'; '.join(parts)} (corpus {corpus}, seed {run.seed})"
 
 
 def _eval_tasks(job: _Job) -> None:
@@ -340,6 +390,13 @@ def _eval_tasks(job: _Job) -> None:
         )
         for row in rows:
             rd.add_metric(row)
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for row in [r for rs in reused.values() for r in rs] + rows:
+            parts = [row.get("subtask") or row.get("task"), row.get("language")]
+            groups.setdefault(" ".join(str(x) for x in parts if x), []).append(row)
+        for name, group in groups.items():
+            say(rd, f"eval_tasks {name}: {metrics_text(group)}")
+        say(rd, f"eval_tasks: {len(ev.tasks)} tasks in {seconds_text(time.time() - t0)}")
     _mark(rd, "eval_tasks")
     job.seconds["eval"] = job.seconds.get("eval", 0.0) + time.time() - t0
 
@@ -354,6 +411,9 @@ def _analysis(job: _Job) -> None:
     else:
         run_analyses(job.run, job.rd, job.ctx, job.progress, job.ctx.key)
     job.seconds["analysis"] = time.time() - t0
+    figures = job.rd.read_analysis()
+    if figures:
+        say(job.rd, f"analysis: {len(figures)} rows in {seconds_text(job.seconds['analysis'])}")
     _mark(job.rd, "analysis", seconds=job.seconds)
 
 

@@ -1,10 +1,13 @@
-"""Worker-side progress: the engine's progress callback turned into events, plus the heartbeat.
+"""Worker-side progress: the engine's progress callback turned into events, plus the heartbeat,
+and the run log's own lines (`say`: one line per stage with its timing and outcome).
 
 No torch here: memory is measured by a function the worker passes in.
 """
 
 from __future__ import annotations
 
+import math
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -18,6 +21,24 @@ MIN_EVENT_INTERVAL_S = 0.5
 # reader always sees progress "at least every few seconds" even inside one long layer.
 QUIET_REPEAT_S = 3.0
 HEARTBEAT_S = 2.0
+# Per-layer pruning lines in the log: about ten per run, and one at least every 30 s.
+LOG_LAYER_SHARE = 10
+LOG_LAYER_EVERY_S = 30.0
+
+
+def say(rd: RunDir, text: str) -> None:
+    """One line of the worker's own in the run's log, with the wall-clock time."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    rd.append_log(f"[{time.strftime('%H:%M:%S')}] {text}")
+
+
+def seconds_text(seconds: float) -> str:
+    """'0.4s', '12.3s', '3m05s', '1h02m'."""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    s = round(seconds)
+    return f"{s // 60}m{s % 60:02d}s" if s < 3600 else f"{s // 3600}h{(s % 3600) // 60:02d}m"
 
 
 def rss_bytes() -> int | None:
@@ -47,6 +68,21 @@ class Reporter:
         self._stage_start = time.time()
         self._last_write = 0.0
         self._last: dict[str, Any] | None = None
+        self._logged_step = 0  # the last layer of the prune stage written to the log
+        self._logged_at = 0.0
+
+    def _log_layer(self, step: int, total: int, now: float, extra: dict[str, Any]) -> None:
+        """A log line per share of the layers pruned (and at least every LOG_LAYER_EVERY_S)."""
+        every = max(1, math.ceil(total / LOG_LAYER_SHARE))
+        due = step >= total or step - self._logged_step >= every
+        if not due and now - self._logged_at < LOG_LAYER_EVERY_S:
+            return
+        self._logged_step, self._logged_at = step, now
+        text = f"prune: layer {step}/{total} after {seconds_text(now - self._stage_start)}"
+        eta = extra.get("eta_s")
+        if isinstance(eta, (int, float)) and step < total:
+            text += f", about {seconds_text(float(eta))} left"
+        say(self.rd, text)
 
     def __call__(
         self, *, stage: str, step: int | None = None, total: int | None = None, **extra: Any
@@ -55,6 +91,7 @@ class Reporter:
         with self._lock:
             if stage != self._stage:
                 self._stage, self._stage_start = stage, now
+                self._logged_step, self._logged_at = 0, now
                 force = True
             else:
                 force = step is not None and total is not None and step >= total
@@ -66,6 +103,8 @@ class Reporter:
             elif step is not None and total is not None and step >= total:
                 event["eta_s"] = 0.0
             self._last = event
+            if stage == "prune" and step and total and total > 1:
+                self._log_layer(int(step), int(total), now, extra)
             if force or now - self._last_write >= MIN_EVENT_INTERVAL_S:
                 self._write(event, now)
 

@@ -61,13 +61,18 @@ def _model_key(rd: RunDir) -> str:
 
 
 def pending_runs(workspace: Path, exclude: AbstractSet[str] = frozenset()) -> list[tuple[str, str]]:
-    """Queued local runs not handed to a worker yet, oldest first: (run id, model key)."""
+    """Queued local runs not handed to a worker yet, oldest first: (run id, model key).
+
+    A run whose status.json is damaged reads as `damaged`, never as queued, and one whose
+    spec.json cannot be read is left alone too: `langprune status` reports both."""
     found = []
     for rd in iter_run_dirs(runs_dir(workspace)):
         status = rd.status()
         if status.get("state") != "queued" or rd.id in exclude:
             continue
         if status.get("executor", "local") != "local" or status.get("job_id"):
+            continue
+        if rd.read_spec() is None:
             continue
         found.append((float(status.get("queued_at") or 0), rd.id, _model_key(rd)))
     found.sort()

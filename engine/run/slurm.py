@@ -9,9 +9,13 @@ directories, so that status, logs, cancel and attach work from any later process
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 import shutil
 import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +40,19 @@ FIELDS = (
 )
 
 
-def resolve_params(spec: Any, overrides: dict[str, Any]) -> dict[str, Any]:
-    """The preset's [runner.slurm] with the CLI's overrides on top (None = not given)."""
+def resolve_params(
+    spec: Any, overrides: dict[str, Any], drop: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The preset's [runner.slurm] with the CLI's overrides on top (None = not given); `drop`
+    names extra sbatch options to leave out (a retry's `--slurm-drop constraint`)."""
     from langprune.engine.spec.experiment import SBATCH_OPTION, sbatch_text_problem
 
     params = spec.model_dump(mode="json") if hasattr(spec, "model_dump") else dict(spec)
+    params["extra"] = {
+        k: v
+        for k, v in (params.get("extra") or {}).items()
+        if k not in {d.lstrip("-") for d in drop}
+    }
     for key, value in overrides.items():
         if key not in FIELDS:
             raise RunnerError(f"slurm option {key!r} is unknown (allowed: {', '.join(FIELDS)})")
@@ -143,12 +155,71 @@ def executor(workspace: Path, params: dict[str, Any]) -> submitit.SlurmExecutor:
     return ex
 
 
+# sbatch's words -> the option that fixes it (checked in order; the first match wins)
+_FIXES = (
+    ("memory specification", "mem_gb"),
+    ("partition", "partition"),
+    ("account", "account"),
+    ("qos", "qos"),
+    ("time limit", "time"),
+    ("generic resource", "gpus_per_task"),
+    ("gres", "gpus_per_task"),
+    ("feature specification", "extra"),
+    ("node configuration is not available", "cpus_per_task"),
+)
+_OPTION = {
+    "mem_gb": "--slurm-mem-gb N (GB per task)",
+    "partition": "--slurm-partition NAME",
+    "account": "--slurm-account NAME",
+    "qos": "--slurm-qos NAME",
+    "time": "--slurm-time HH:MM:SS",
+    "gpus_per_task": "gpus_per_task in [runner.slurm]",
+    "extra": "--slurm-opt KEY=VALUE (a retry drops one with --slurm-drop KEY)",
+    "cpus_per_task": "--slurm-cpus-per-task N",
+}
+
+
+class SubmissionRefused(RunnerError):
+    """sbatch refused (or could not run) a submission; the runs are marked failed with the cause."""
+
+
+def refusal_fix(message: str) -> str:
+    """The option that fixes what sbatch said, with how to resubmit."""
+    low = message.lower()
+    option = next((opt for words, opt in _FIXES if words in low), None)
+    what = _OPTION[option] if option else "the [runner.slurm] options (--slurm-partition, ...)"
+    limits = node_limits()
+    hint = ""
+    if limits and option in ("mem_gb", "cpus_per_task", "gpus_per_task", "partition"):
+        hint = " (" + "; ".join(n.describe() for n in limits[:4]) + ")"
+    return (
+        f"set {what}{hint}, then resubmit: langprune retry --failed with that option, "
+        "or langprune run PRESET --executor slurm with it"
+    )
+
+
 def submit(workspace: Path, run_ids: list[str], params: dict[str, Any]) -> list[str]:
-    """Submit one array task per run; writes each job id into its run dir. Returns the job ids."""
+    """Submit one array task per run; writes each job id into its run dir. Returns the job ids.
+
+    A refused submission (sbatch's error: a missing partition, a request no node can satisfy)
+    marks every run of it failed with sbatch's own message (`retry` resubmits them) and raises
+    SubmissionRefused with that message and the option that fixes it.
+    """
     workspace = workspace.resolve()
     ex = executor(workspace, params)
-    with ex.batch():
-        jobs = [ex.submit(SlurmTask(str(workspace), [rid])) for rid in run_ids]
+    try:
+        # submitit prints sbatch's stderr itself; it is reported once, below, with the fix
+        with contextlib.redirect_stderr(io.StringIO()), ex.batch():
+            jobs = [ex.submit(SlurmTask(str(workspace), [rid])) for rid in run_ids]
+    except (submitit.core.utils.FailedJobError, OSError, subprocess.SubprocessError) as exc:
+        said = _sbatch_words(exc)
+        for rid in run_ids:
+            RunDir(runs_dir(workspace) / rid).set_status(
+                "failed", executor="slurm", slurm=params, error=f"sbatch refused the job: {said}"
+            )
+        raise SubmissionRefused(
+            f"sbatch refused the submission of {len(run_ids)} run(s): {said}", refusal_fix(said)
+        ) from None
     ids = []
     for rid, job in zip(run_ids, jobs, strict=True):
         RunDir(runs_dir(workspace) / rid).set_status(
@@ -156,6 +227,130 @@ def submit(workspace: Path, run_ids: list[str], params: dict[str, Any]) -> list[
         )
         ids.append(str(job.job_id))
     return ids
+
+
+def _sbatch_words(exc: BaseException) -> str:
+    """sbatch's own message, on one line: its `error:` lines, else the exception's text."""
+    text = str(exc).strip() or type(exc).__name__
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    said = [ln.split("error:", 1)[1].strip() for ln in lines if "error:" in ln]
+    return "; ".join(dict.fromkeys(said or lines[-1:]))
+
+
+@dataclass(frozen=True)
+class NodeLimits:
+    """What one node (of one partition) can hold, from sinfo."""
+
+    partition: str
+    default: bool
+    cpus: int
+    mem_gb: float
+    gpus: int
+    node: str
+
+    def describe(self) -> str:
+        return (
+            f"partition {self.partition} node {self.node}: {self.cpus} CPUs, "
+            f"{round(self.mem_gb, 1):g} GB, {self.gpus} GPUs"
+        )
+
+
+def node_limits() -> list[NodeLimits]:
+    """Every (partition, node) sinfo reports; [] when sinfo is missing or does not answer."""
+    if not shutil.which("sinfo"):
+        return []
+    try:
+        out = subprocess.run(
+            ["sinfo", "-h", "-N", "-o", "%P|%N|%c|%m|%G"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return []
+    if out.returncode != 0:
+        return []
+    found = []
+    for line in out.stdout.splitlines():
+        parts = line.strip().split("|")
+        if len(parts) != 5:
+            continue
+        part, node, cpus, mem, gres = parts
+        try:
+            found.append(
+                NodeLimits(
+                    part.rstrip("*"),
+                    part.endswith("*"),
+                    int(cpus.rstrip("+")),
+                    int(mem.rstrip("+")) / 1024,
+                    _gpus(gres),
+                    node,
+                )
+            )
+        except ValueError:
+            continue
+    return found
+
+
+def _gpus(gres: str) -> int:
+    """GPUs in sinfo's %G: 'gpu:4', 'gpu:a100:4(S:0-1)', '(null)'."""
+    total = 0
+    for item in gres.split(","):
+        fields = re.sub(r"\(.*?\)", "", item).split(":")
+        if fields[0] == "gpu" and len(fields) >= 2 and fields[-1].isdigit():
+            total += int(fields[-1])
+    return total
+
+
+def preflight(params: dict[str, Any]) -> None:
+    """Where sinfo answers: the partition exists, and some node of it can hold one task's memory,
+    CPUs and GPUs. RunnerError naming the option otherwise; nothing when sinfo cannot be asked."""
+    nodes = node_limits()
+    if not nodes:
+        return
+    partition = params.get("partition")
+    parts = sorted({n.partition for n in nodes})
+    if partition:
+        candidates = [n for n in nodes if n.partition == partition]
+        if not candidates:
+            import difflib
+
+            close = difflib.get_close_matches(str(partition), parts, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise RunnerError(
+                f"--slurm-partition: partition {partition!r} does not exist{hint} "
+                f"(partitions: {', '.join(parts)})",
+                "set --slurm-partition (or partition in [runner.slurm]) to one of them",
+            )
+    else:
+        candidates = [n for n in nodes if n.default] or nodes
+    mem = float(params.get("mem_gb", 64))
+    cpus = int(params.get("cpus_per_task", 8))
+    gpus = int(params.get("gpus_per_task", 1))
+    checks = (
+        ("--slurm-mem-gb", "mem_gb", mem, lambda n: n.mem_gb >= mem, "GB"),
+        ("--slurm-cpus-per-task", "cpus_per_task", cpus, lambda n: n.cpus >= cpus, "CPUs"),
+        (
+            "gpus_per_task in [runner.slurm]",
+            "gpus_per_task",
+            gpus,
+            lambda n: n.gpus >= gpus,
+            "GPUs",
+        ),
+    )
+    for flag, _key, wanted, fits, unit in checks:
+        if not any(fits(n) for n in candidates):
+            raise RunnerError(
+                f"{flag}: no node of partition {candidates[0].partition} can hold {wanted:g} "
+                f"{unit} per task (" + "; ".join(n.describe() for n in candidates[:4]) + ")",
+                f"set {flag} to what a node has",
+            )
+    if not any(n.mem_gb >= mem and n.cpus >= cpus and n.gpus >= gpus for n in candidates):
+        raise RunnerError(
+            f"no node of partition {candidates[0].partition} can hold {mem:g} GB, {cpus} CPUs "
+            f"and {gpus} GPUs at once (" + "; ".join(n.describe() for n in candidates[:4]) + ")",
+            "lower --slurm-mem-gb or --slurm-cpus-per-task",
+        )
 
 
 def available() -> bool:

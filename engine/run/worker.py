@@ -37,7 +37,7 @@ from langprune.engine.run.pipeline import (
     reuse_dense,
     store_dense,
 )
-from langprune.engine.run.progress import Heartbeat, Reporter, rss_bytes
+from langprune.engine.run.progress import Heartbeat, Reporter, rss_bytes, say, seconds_text
 from langprune.engine.run.registry import WorkerRecord
 from langprune.store.fs import lock
 from langprune.store.rundir import RunDir
@@ -143,8 +143,49 @@ def _note(rd: RunDir, text: str) -> None:
     """A line of the worker's own in the run's log (written to the file, whatever sys.stdout is)."""
     sys.stdout.flush()
     sys.stderr.flush()
-    with open(rd.log, "a", encoding="utf-8") as fh:
-        fh.write(text.rstrip("\n") + "\n")
+    rd.append_log(text)
+
+
+def attempt_header(rd: RunDir, run_id: str, worker_id: str) -> str:
+    """The separator that starts each attempt in the log: attempt number, time, place."""
+    status = rd.status()
+    attempt = int(status.get("attempts") or 0) + 1
+    when = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    resumed = status.get("resume_stage")
+    text = f"==== attempt {attempt} · {when} · run {run_id} on {socket.gethostname()}"
+    text += f" (worker {worker_id}, pid {os.getpid()})"
+    if resumed:
+        text += f" · resuming after {resumed}"
+    return text + " ===="
+
+
+def summary_line(rd: RunDir, state: str, seconds: dict[str, float], fields: dict[str, Any]) -> str:
+    """The last line of an attempt: its outcome, the time of each stage, sparsity, perplexities."""
+    total = seconds.get("total", 0.0)
+    text = f"==== {state} in {seconds_text(total)}"
+    order = ["load", "calibration", "prune", "eval", "analysis"]
+    keys = sorted(
+        (k for k in seconds if k != "total"),
+        key=lambda k: (k not in order, order.index(k) if k in order else 0, k),
+    )
+    stages = [f"{k} {seconds_text(seconds[k])}" for k in keys if seconds[k]]
+    if stages:
+        text += ": " + " · ".join(stages)
+    achieved = fields.get("achieved_sparsity")
+    if isinstance(achieved, (int, float)):
+        text += f" · sparsity {achieved:.2%}"
+    ppl = [
+        f"{r.get('language')} {r['value']:.4g}"
+        for r in rd.read_metrics()
+        if r.get("kind") == "perplexity"
+        and r.get("metric") == "ppl"
+        and isinstance(r.get("value"), (int, float))
+    ]
+    if ppl:
+        text += " · ppl " + ", ".join(ppl)
+    if fields.get("error"):
+        text += f" · {fields['error']}"
+    return text
 
 
 def failure_fields(exc: BaseException, device: str | None) -> dict[str, Any]:
@@ -219,10 +260,7 @@ def _one_run(
     device = ctx.loaded.device if ctx else None
     try:
         with Heartbeat(rd, reporter), redirect_output(rd.log):
-            _note(
-                rd,
-                f"== run {run.id} on {socket.gethostname()} (worker {worker_id}, pid {os.getpid()})",
-            )
+            _note(rd, attempt_header(rd, run.id, worker_id))
             rd.set_status(
                 "running",
                 host=socket.gethostname(),
@@ -249,6 +287,17 @@ def _one_run(
                         gc.collect()
                         ctx = load_context(run, workspace, progress)
                         seconds["load"] = ctx.load_seconds
+                        loaded = ctx.loaded
+                        say(
+                            rd,
+                            f"load: {run.model.id} on {loaded.device} ({loaded.dtype}) in "
+                            f"{seconds_text(ctx.load_seconds)}",
+                        )
+                    else:
+                        say(
+                            rd,
+                            f"load: {run.model.id} already in memory (dense weights from its copy)",
+                        )
                     device = str(ctx.loaded.device)
                     rd.set_status("running", device=device)
                     fields = execute(run, rd, ctx, progress, checkpoints=checkpoints)
@@ -259,16 +308,18 @@ def _one_run(
                 fields["seconds"] = seconds
                 reporter(stage="done", step=1, total=1)
                 rd.set_status("done", **fields)
+                _note(rd, summary_line(rd, "done", seconds, fields))
                 (rd.path / CHECKPOINT).unlink(missing_ok=True)
                 return ctx, "done"
             except StopRequested:
                 rd.set_status("cancelled", error="cancelled (SIGTERM)")
-                _note(rd, "cancelled (SIGTERM)")
+                _note(rd, summary_line(rd, "cancelled", {"total": time.time() - t0}, {}))
                 raise
             except Exception as exc:
                 fields = failure_fields(exc, device)
                 rd.set_status("failed", **fields)
                 _note(rd, fields["traceback"])
+                _note(rd, summary_line(rd, "failed", {"total": time.time() - t0}, fields))
                 if ctx is not None:
                     ctx.dirty = True  # the weights may be half pruned: restore before the next run
                 _free_cuda_cache()

@@ -179,7 +179,9 @@ class CalibrationSpec(Strict):
     @classmethod
     def _seeds(cls, v: list[int]) -> list[int]:
         for s in v:
-            if not 0 <= s <= INT64_MAX:
+            if s < 0:
+                raise ValueError(f"seed {s} is negative (seeds are integers from 0 to {INT64_MAX})")
+            if s > INT64_MAX:
                 raise ValueError(
                     f"seed {s} is out of range (seeds are integers from 0 to {INT64_MAX})"
                 )

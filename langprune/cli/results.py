@@ -252,6 +252,7 @@ def results(
     out.print(workspace_line(ws))
     out.print(table)
     _print_owl(ws, [r["id"] for r in rows if str(r["method"] or "").endswith("_owl")])
+    _report_damaged(ws, rows)
 
 
 def _print_owl(ws: Path, run_ids: list[str]) -> None:
@@ -263,6 +264,21 @@ def _print_owl(ws: Path, run_ids: list[str]) -> None:
         outliers = " ".join(f"{v:.2f}" for v in owl.get("outlier_pct", []))
         typer.echo(f"owl {run_id}: layer sparsity {layers}")
         typer.echo(f"owl {run_id}: outlier % {outliers}")
+
+
+def _report_damaged(ws: Path, rows: list[dict[str, Any]]) -> None:
+    """Each damaged run in full: the file, the reason and the fix (the table cuts errors)."""
+    from rich.text import Text
+
+    from langprune.store.rundir import RunDir, damage_fix
+    from langprune.vocab import DAMAGED
+    from langprune.workspace import runs_dir
+
+    for r in rows:
+        if r["state"] == DAMAGED:
+            why = str(r["error"] or "").removeprefix("damaged: ")
+            console().print(Text(f"damaged {r['id']}: {why}", style="bold red"))
+            console().print(Text(f"  fix: {damage_fix(RunDir(runs_dir(ws) / r['id']))}"))
 
 
 def _nothing_matches(ws: Path, conditions: list[Any]) -> str:
@@ -434,7 +450,8 @@ def store_path(ctx: typer.Context) -> None:
 def store_rebuild(ctx: typer.Context) -> None:
     """Recreate the results database from the run directories alone."""
     from langprune.store.ingest import rebuild
-    from langprune.workspace import db_path
+    from langprune.store.rundir import RunDir, damage_fix
+    from langprune.workspace import db_path, runs_dir
 
     ws = state(ctx).workspace()
     report = rebuild(ws)
@@ -447,6 +464,13 @@ def store_rebuild(ctx: typer.Context) -> None:
             else ""
         )
     )
+    if report.damaged:
+        typer.echo(
+            f"skipped the results of {len(report.damaged)} damaged run(s) (listed as damaged):"
+        )
+        for run_id, why in sorted(report.damaged.items()):
+            typer.echo(f"  {run_id}: {why}")
+            typer.echo(f"    fix: {damage_fix(RunDir(runs_dir(ws) / run_id))}")
 
 
 @store_app.command("sql")

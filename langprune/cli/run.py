@@ -11,7 +11,7 @@ import typer
 
 from langprune.cli.common import command_hint, console, state
 from langprune.errors import LangpruneError
-from langprune.vocab import FINAL_STATES
+from langprune.vocab import DAMAGED, FINAL_STATES, WORKING_STATES
 
 ACTIVE_COLORS = {
     "queued": "cyan",
@@ -102,6 +102,12 @@ def run(
         f"{exp.name}: {len(result.queued)} queued, {len(result.skipped)} skipped (done or running) "
         f"[{result.executor}]"
     )
+    if result.damaged:
+        print(
+            f"note: {len(result.damaged)} damaged run(s) left alone: {' '.join(result.damaged)} "
+            "(langprune status shows why; --force or langprune retry ID runs one again)",
+            file=sys.stderr,
+        )
     if result.executor == "local" and result.queued:
         how = "started" if result.scheduler_started else "reusing"
         out.print(f"scheduler: {how} pid {result.scheduler_pid} (workspace {ws})")
@@ -123,17 +129,9 @@ def run(
 
 def _refresh(ws: Path) -> None:
     """Mark vanished workers' runs and bring the store up to date (both cheap when nothing changed)."""
-    from langprune.engine.run import registry
-    from langprune.engine.run.launcher import ensure_scheduler
-    from langprune.engine.run.scheduler import pending_runs
-    from langprune.engine.run.state import refresh_lost
     from langprune.store.ingest import ingest
 
-    refresh_lost(ws)
-    # Queued local runs and no scheduler (the machine rebooted, say): start one again.
-    if registry.scheduler_info(ws) is None and pending_runs(ws):
-        pid, _ = ensure_scheduler(ws)
-        print(f"note: queued runs had no scheduler; started one (pid {pid})", file=sys.stderr)
+    _revive(ws)
     try:
         ingest(ws, timeout=5)
     except LangpruneError as exc:  # a busy or damaged store must not hide the runs
@@ -142,6 +140,18 @@ def _refresh(ws: Path) -> None:
             print(f"fix: {exc.fix}", file=sys.stderr)
     except Exception as exc:
         print(f"note: results not ingested yet ({type(exc).__name__}: {exc})", file=sys.stderr)
+
+
+def _revive(ws: Path) -> None:
+    """Mark runs of vanished workers lost; queued local runs and no scheduler (the machine
+    rebooted, say): start one again, saying so (status, attach, run --wait)."""
+    from langprune.engine.run.launcher import revive_scheduler
+    from langprune.engine.run.state import refresh_lost
+
+    refresh_lost(ws)
+    pid = revive_scheduler(ws)
+    if pid is not None:
+        print(f"note: queued runs had no scheduler; started one (pid {pid})", file=sys.stderr)
 
 
 def _queue_order(items: list[Any]) -> list[Any]:
@@ -168,7 +178,7 @@ def _status_renderable(ws: Path) -> Any:
     parts: list[Any] = [workspace_line(ws), head]
     sched = registry.scheduler_info(ws)
     parts.append(Text(f"scheduler: {'pid ' + str(sched.get('pid')) if sched else 'not running'}"))
-    active = [v for v in items if v.state == "running"]
+    active = [v for v in items if v.state in WORKING_STATES]
     if active:
         table = listing_table("running")
         table.add_column("id", no_wrap=True, min_width=12, style="bold")
@@ -204,6 +214,11 @@ def _status_renderable(ws: Path) -> Any:
         for v in failed:
             table.add_row(v.id, v.label, str(v.status.get("error") or ""))
         parts.append(table)
+    for v in items:  # a damaged run: the file, the reason and the fix, in full
+        if v.state == DAMAGED:
+            parts.append(Text(f"damaged {v.id}: {(v.error or '').removeprefix('damaged: ')}",
+                              style="bold red"))  # fmt: skip
+            parts.append(Text(f"  fix: {v.fix}"))
     return Group(*parts)
 
 
@@ -243,10 +258,10 @@ def follow(ws: Path, run_ids: list[str] | None, hint: str = "langprune attach") 
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from langprune.engine.run import monitor
-    from langprune.engine.run.state import refresh_lost
     from langprune.tui.render import workspace_line
 
     out = console()
+    _revive(ws)
     follow_all = run_ids is None
     watched: list[str] = list(run_ids or [v.id for v in monitor.views(ws) if v.active])
     out.print(workspace_line(ws))
@@ -271,7 +286,7 @@ def follow(ws: Path, run_ids: list[str] | None, hint: str = "langprune attach") 
         with bars:
             while True:
                 if time.time() - last_check > 3:
-                    refresh_lost(ws)
+                    _revive(ws)
                     last_check = time.time()
                     if follow_all:
                         watched += [
@@ -281,11 +296,11 @@ def follow(ws: Path, run_ids: list[str] | None, hint: str = "langprune attach") 
                 waiting = _queue_order([v for v in items if v.state == "queued"])
                 started = [v for v in items if v.state != "queued"]
                 # running first, then the ones that finished while watched
-                started.sort(key=lambda v: v.state != "running")
+                started.sort(key=lambda v: v.state not in WORKING_STATES)
                 for v in started:
                     if v.id not in tasks:
                         tasks[v.id] = bars.add_task(v.label, total=100, rid=v.id, info="")
-                    info = v.stage_text if v.state == "running" else v.state
+                    info = v.stage_text if v.state in WORKING_STATES else v.state
                     if v.state == "failed":
                         info = f"failed: {v.status.get('error', '')}"[:80]
                     bars.update(tasks[v.id], completed=v.fraction * 100, info=info)
@@ -328,10 +343,14 @@ def attach(ctx: typer.Context) -> None:
 def logs(
     ctx: typer.Context,
     run_id: str = typer.Argument(..., help="Run id (or a unique prefix)."),
-    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing as the log grows."),
+    follow: bool = typer.Option(
+        False, "--follow", "-f", help="Keep printing as the log grows, until the run ends."
+    ),
 ) -> None:
-    """Print a run's log (its worker's output); -f follows it until the run ends."""
+    """Print a run's log (its worker's output; progress bars at their last frame); -f streams it
+    until the run ends (a queued run: from when it starts)."""
     from langprune.engine.run.launcher import find_runs
+    from langprune.store.rundir import collapse_frames
 
     ws = state(ctx).workspace()
     (rd,) = find_runs(ws, [run_id])
@@ -342,8 +361,11 @@ def logs(
 
         paths += log_files(ws, str(job))
     offsets = {p: 0 for p in paths}
+    pending = {p: b"" for p in paths}
 
-    def pump() -> None:
+    def pump(final: bool = False) -> None:
+        """Print the whole lines added since the last call (a line still being drawn, such as a
+        progress bar, waits for its end unless this is the last call)."""
         for p in paths:
             try:
                 with open(p, "rb") as fh:
@@ -351,22 +373,36 @@ def logs(
                     data = fh.read()
             except FileNotFoundError:
                 continue
-            if data:
-                if p != rd.log and offsets[p] == 0:
+            offsets[p] += len(data)
+            data = pending[p] + data
+            cut = len(data) if final else data.rfind(b"\n") + 1
+            pending[p] = data[cut:]
+            if data[:cut]:
+                if p != rd.log and offsets[p] == len(data):
                     sys.stdout.write(f"--- {p}\n")
-                offsets[p] += len(data)
-                sys.stdout.write(data.decode("utf-8", "replace"))
+                text = collapse_frames(data[:cut].decode("utf-8", "replace"))
+                sys.stdout.write(text if text.endswith("\n") else text + "\n")
                 sys.stdout.flush()
 
-    pump()
     if not follow:
+        pump(final=True)
         return
+    pump()
+    run_state = rd.state()
+    if run_state in FINAL_STATES and not rd.is_locked():
+        pump(final=True)
+        print(f"(run {rd.id} is {run_state}: nothing to follow)", file=sys.stderr)
+        return
+    if run_state == "queued":
+        print(f"(run {rd.id} is queued: waiting for it to start)", file=sys.stderr)
     try:
         while True:
             time.sleep(0.5)
             pump()
-            if rd.state() in FINAL_STATES and not rd.is_locked():
-                pump()
+            run_state = rd.state()
+            if run_state in FINAL_STATES and not rd.is_locked():
+                pump(final=True)
+                print(f"(run {rd.id} ended: {run_state})", file=sys.stderr)
                 return
     except KeyboardInterrupt:
         pass
@@ -452,6 +488,20 @@ def retry(
     ),
     failed: bool = typer.Option(False, "--failed", help="Every failed run."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before redoing runs."),
+    partition: str | None = typer.Option(
+        None, "--slurm-partition", help="Slurm runs: resubmit to this partition."
+    ),
+    account: str | None = typer.Option(None, "--slurm-account", help="Slurm runs: account."),
+    qos: str | None = typer.Option(None, "--slurm-qos", help="Slurm runs: QOS."),
+    time_limit: str | None = typer.Option(None, "--slurm-time", help="Slurm runs: time limit."),
+    cpus: int | None = typer.Option(None, "--slurm-cpus-per-task", min=1),
+    mem_gb: int | None = typer.Option(None, "--slurm-mem-gb", min=1),
+    slurm_opt: list[str] = typer.Option(
+        [], "--slurm-opt", help="Extra sbatch option KEY=VALUE (repeatable)."
+    ),
+    slurm_drop: list[str] = typer.Option(
+        [], "--slurm-drop", help="Leave out an extra sbatch option of the last submission."
+    ),
 ) -> None:
     """Run runs again from scratch (no arguments: every failed and cancelled one).
 
@@ -463,6 +513,7 @@ def retry(
     from langprune.tui.render import action_question
 
     ws = state(ctx).workspace()
+    _revive(ws)  # queued runs left without a scheduler start again, even when nothing is retried
     if failed:
         targets = [*(targets or []), "state=failed"]
     elif not targets:
@@ -481,7 +532,16 @@ def retry(
         if not _confirm(action_question("Retry", ready, note), yes):
             typer.echo("not retried")
             return
-    queued = do_retry(ws, [r.id for r in ready])
+    overrides: dict[str, Any] = {
+        "partition": partition,
+        "account": account,
+        "qos": qos,
+        "time": time_limit,
+        "cpus_per_task": cpus,
+        "mem_gb": mem_gb,
+        "extra": _parse_extra(slurm_opt) or None,
+    }
+    queued = do_retry(ws, [r.id for r in ready], slurm=overrides, slurm_drop=slurm_drop)
     typer.echo(f"queued again: {' '.join(queued) if queued else 'nothing'}")
 
 

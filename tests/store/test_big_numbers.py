@@ -79,7 +79,7 @@ def test_migration_5_reaches_a_database_already_at_version_6(workspace: Path) ->
     ("table", "field", "value", "words"),
     [
         ("calibration", "seeds", [2**63], "seed 9223372036854775808 is out of range"),
-        ("calibration", "seeds", [-1], "seed -1 is out of range"),
+        ("calibration", "seeds", [-1], "seed -1 is negative"),
         ("calibration", "nsamples", 2**31, "calibration.nsamples"),
         ("calibration", "seqlen", 2**40, "calibration.seqlen"),
         ("evaluation", "max_tokens", 2**63, "evaluation.max_tokens"),

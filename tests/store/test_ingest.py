@@ -76,12 +76,14 @@ def test_removed_run_dir_leaves_the_database(workspace: Path) -> None:
 
 
 def test_rewritten_result_replaces_the_old_one_and_bad_lines_are_skipped(workspace: Path) -> None:
+    """A record without a value is skipped (and counted); a line that is not JSON at all makes
+    the run damaged instead (tests/store/test_damaged_runs.py)."""
     run = runs_of()[1]
     rd = write_run(workspace, run, [ppl_row("en", 10.0), ppl_row("en", 9.0)])
     with open(rd.metrics, "ab") as fh:
-        fh.write(b"not json\n" + b'{"metric": "ppl"}\n')
+        fh.write(b'{"metric": "ppl"}\n' + b'{"metric": "ppl", "value": "high"}\n')
     report = ingest(workspace)
-    assert report.metric_rows == 1 and report.skipped_lines == 2
+    assert report.metric_rows == 1 and report.skipped_lines == 2 and not report.damaged
     assert [r[6] for r in dump(workspace)["metrics"]] == [9.0]
 
 

@@ -91,7 +91,7 @@ def test_ingest_runs_screen_and_status_read_the_same_record(tmp_path: Path) -> N
     assert polled == viewed == fresh  # no heartbeat file: heartbeat_age is None in all three
     for field in ("state", "model", "sparsity_fraction", "corpus", "seed", "achieved", "host"):
         assert getattr(polled, field) == getattr(viewed, field) == getattr(fresh, field)
-    row = dict(zip(RUN_COLUMNS, run_row("r1", SPEC, rd.status(), 0), strict=True))
+    row = dict(zip(RUN_COLUMNS, run_row(records.read(rd), 0), strict=True))
     assert row["corpus"] == fresh.corpus == "hf:wikitext"
     assert row["sparsity_fraction"] == fresh.sparsity_fraction == 0.5
     assert row["seed"] == fresh.seed == 12

@@ -137,7 +137,15 @@ def build(
         rd.write_status(status)
         for ev in events:
             rd.add_event(**ev)
+        head = (
+            f"==== attempt 1 · 2025-10-09 08:53:20 UTC · run {run.id} on box (worker cpu0-w, pid 0)"
+            " ====\n"
+            "Loading weights:  10%|#         | 1/10\rLoading weights: 100%|##########| 10/10\n"
+            f"[08:53:21] load: {run.model.id} on cpu (torch.float32) in 1.0s · a long line that "
+            "goes on past the edge of an 80-column terminal, so that wrapping it shows more\n"
+        )
         rd.log.write_text(
-            "".join(f"[{run.id}] line {k}: stage output\n" for k in range(12)), encoding="utf-8"
+            head + "".join(f"[{run.id}] line {k}: stage output\n" for k in range(12)),
+            encoding="utf-8",
         )
     return ids

@@ -33,3 +33,22 @@ async def test_a_damaged_database_is_shown_in_place(fake_ws: Path, screen: str) 
         assert str(db) in text and "langprune store rebuild" in text
         await pilot.pause(0.2)
         assert app.is_running and app.return_code is None
+
+
+async def test_a_damaged_run_shows_on_the_runs_screen_with_its_fix(fake_ws: Path) -> None:
+    from langprune.store.rundir import RunDir, iter_run_dirs
+
+    done = next(rd for rd in iter_run_dirs(fake_ws / "runs") if rd.state() == "done")
+    done.status_file.write_text('{"state": "do')  # truncated
+    app = LangpruneApp(fake_ws, start="runs")
+    async with app.run_test(size=(160, 40)) as pilot:
+        screen = app.screen
+        await wait_for(pilot, lambda: any(r.state == "damaged" for r in screen.rows))
+        (row,) = [r for r in screen.rows if r.state == "damaged"]
+        assert row.id == done.id and str(done.status_file) in (row.error or "")
+        summary = app.screen.query_one("#runs-summary", Static)
+        await wait_for(pilot, lambda: "1 damaged" in str(summary.render()))
+        screen._select(screen.rows.index(row))
+        title = str(app.screen.query_one("#log-title", Static).render())
+        assert f"langprune retry {done.id}" in title
+        assert RunDir(done.path).status_file.read_text() == '{"state": "do'

@@ -82,6 +82,10 @@ async def test_compose_launch_cancel_retry_quit_reopen_compare(real_ws: Path) ->
     assert any(_states(real_ws)[i] in ("queued", "running") for i in new)
     finished = wait_done(real_ws, sorted(new), timeout=300)
     assert {s["state"] for s in finished.values()} == {"done"}, finished
+    # the retried run's log says where each attempt starts, and how the first one ended
+    log = (real_ws / "runs" / victim / "log.txt").read_text(encoding="utf-8")
+    first, second = log.index("==== attempt 1 · "), log.index("==== attempt 2 · ")
+    assert first < log.index("==== cancelled in ") < second < log.index("==== done in ")
 
     # reopen: the runs screen shows them done; compare equals the store's query
     app = LangpruneApp(real_ws, start="runs")

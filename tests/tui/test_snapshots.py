@@ -20,7 +20,7 @@ def _ready(mode: str):
     async def run_before(pilot) -> None:
         app = pilot.app
         screen = app.screen
-        if mode in ("runs", "help"):
+        if mode in ("runs", "help", "log"):
             await wait_for(pilot, lambda: len(screen.rows) == 25)
             await wait_for(pilot, lambda: screen.query_one("#log-tail").line_count > 0)
         elif mode in ("results", "card"):
@@ -51,13 +51,17 @@ def _ready(mode: str):
                 box.cursor_blink = False  # a blinking cursor would make the picture random
         if mode == "help":
             await pilot.press("question_mark")
+        if mode == "log":  # the full log of the top run, searched for "line 1"
+            await pilot.press("l")
+            await wait_for(pilot, lambda: len(app.screen.view.lines) >= 15)
+            await pilot.press("slash", *"line 1", "enter")
         await pilot.pause(0.3)
 
     return run_before
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-@pytest.mark.parametrize("mode", ["compose", "runs", "results", "card", "compare", "help"])
+@pytest.mark.parametrize("mode", ["compose", "runs", "results", "card", "compare", "help", "log"])
 def test_screen_snapshot(
     mode: str, size: tuple[int, int], fake_ws: Path, snap_compare, monkeypatch
 ) -> None:
@@ -65,6 +69,6 @@ def test_screen_snapshot(
 
     # the default corpus depends on whether this machine has the handbook: fix it for the picture
     monkeypatch.setattr(form, "default_corpus", lambda: "handbook")
-    start = {"help": "runs", "card": "results"}.get(mode, mode)
+    start = {"help": "runs", "log": "runs", "card": "results"}.get(mode, mode)
     app = LangpruneApp(fake_ws, start=start)
     assert snap_compare(app, terminal_size=size, run_before=_ready(mode))

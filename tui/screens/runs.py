@@ -31,6 +31,7 @@ from langprune.tui.render import STATE_STYLE, action_question, dash
 from langprune.tui.runstate import RunPoller, format_bytes, format_duration, tail_lines
 from langprune.tui.screens.base import LangpruneScreen
 from langprune.tui.widgets.lazytable import Column, LazyTable
+from langprune.vocab import WORKING_STATES
 
 POLL_S = 1.0
 LOST_CHECK_S = 5.0
@@ -80,7 +81,7 @@ def short_duration(seconds: float) -> str:
 
 def stage_cell(row: RunRecord, queue_pos: int | None) -> str:
     """Running: 'eval_ppl de 3/7'; queued: its place in the queue; failed: where it stopped."""
-    if row.state == "running":
+    if row.state in WORKING_STATES:  # stalled: "stalled: no heartbeat for 75 s (in prune)"
         return row.stage_text or dash(row.stage)
     if row.state == "queued":
         return f"#{queue_pos} in queue" if queue_pos else "queued"
@@ -128,7 +129,7 @@ def summary_text(monitor: Monitor, total: int, width: int) -> Text:
     if total and width >= 100:
         text += progress_bar(done / total, 10) + " "
     text.append(f"{done}/{total} done")
-    for state in ("running", "queued", "failed", "cancelled"):
+    for state in ("running", "stalled", "queued", "failed", "cancelled", "damaged"):
         if monitor.counts.get(state):
             text.append(" · ")
             text.append(f"{monitor.counts[state]} {state}", style=STATE_STYLE.get(state, ""))
@@ -261,15 +262,22 @@ class RunsScreen(LangpruneScreen[None]):
             self._wake.clear()
 
     def _refresh_lost(self) -> None:
-        """Mark runs whose worker vanished, as `langprune status` does (when the runner is there)."""
+        """Mark runs whose worker vanished and start a scheduler for queued runs that have none,
+        as `langprune status` does (when the runner is there)."""
         try:
-            from langprune.engine.run import state
+            from langprune.engine.run import launcher, state
         except ImportError:
             return
         try:
             state.refresh_lost(self.app.workspace)
+            pid = launcher.revive_scheduler(self.app.workspace)
         except Exception as exc:  # one bad run dir must not stop the live view
             self.post_message(WorkFailed("checking for lost workers", str(exc)))
+            return
+        if pid is not None:
+            self.post_message(
+                ActionDone(f"queued runs had no scheduler; started one (pid {pid})", "warning")
+            )
 
     # ---- messages from the worker ----
     def on_runs_polled(self, message: RunsPolled) -> None:
@@ -362,6 +370,8 @@ class RunsScreen(LangpruneScreen[None]):
             )
             if row.error:
                 title.append(f" · {row.error}", style="red")
+            if row.fix:  # a damaged run: what to do about it
+                title.append(f" · fix: {row.fix}", style="bold")
             self.query_one("#log-title", Static).update(title)
             self.query_one("#log-tail", Log).clear()
             self._wake.set()

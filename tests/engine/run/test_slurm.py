@@ -128,3 +128,42 @@ def _events(rd: RunDir) -> list[dict]:
     from langprune.store.rundir import read_jsonl
 
     return read_jsonl(rd.events)[0]
+
+
+def test_a_request_no_node_can_hold_is_refused_before_anything_is_written(
+    ws: Path, tmp_path: Path
+) -> None:
+    preset = write_preset(tmp_path, methods=("wanda",), dense=False)
+    # the preset's default: 64 GB per task, more than the CI node has
+    out = cli(ws, "run", str(preset), "--executor", "slurm")
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr
+    assert "--slurm-mem-gb" in out.stderr and "GB" in out.stderr, out.stderr
+    missing = cli(ws, "run", str(preset), *SBATCH, "--slurm-partition", "nosuchpart")
+    assert missing.returncode == 2 and "partition 'nosuchpart' does not exist" in missing.stderr
+    cpus = cli(ws, "run", str(preset), *SBATCH[:4], "--slurm-cpus-per-task", "999")
+    assert cpus.returncode == 2 and "--slurm-cpus-per-task" in cpus.stderr, cpus.stderr
+    assert not ws.exists()
+
+
+def test_a_refused_submission_fails_the_runs_with_sbatchs_words_and_retry_resubmits(
+    ws: Path, tmp_path: Path
+) -> None:
+    preset = write_preset(tmp_path, methods=("wanda",), dense=False)
+    out = cli(ws, "run", str(preset), *SBATCH, "--slurm-opt", "constraint=nosuchfeature")
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr
+    lines = out.stderr.splitlines()
+    assert lines[0].startswith("error: sbatch refused") and "Invalid feature" in lines[0], lines
+    assert lines[1].startswith("fix: ") and "--slurm-opt" in lines[1], lines
+    (rd,) = runs(ws)
+    st = rd.status()
+    assert st["state"] == "failed" and "Invalid feature specification" in st["error"]
+    status = cli(ws, "status", env=env_for(ws, COLUMNS="200"))
+    assert "sbatch refused" in status.stdout
+    # the fix: drop the option and resubmit the failed runs
+    retried = cli(ws, "retry", "--failed", "--yes", "--slurm-drop", "constraint")
+    assert retried.returncode == 0, retried.stderr
+    assert rd.status().get("job_id"), rd.status()
+    wait_for(lambda: all_final(ws, 1), 180, "the resubmitted run")
+    assert rd.state() == "done", describe(ws)
