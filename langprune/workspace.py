@@ -6,11 +6,16 @@ default location) create it; the read-only previews (`plan`, `presets`, `doctor`
 not exist yet, and every other command refuses a workspace that does not exist, naming it, so a
 typo never becomes a new empty workspace. A workspace that is a file, or a directory this
 user cannot write, is refused the same way (WorkspaceError: one line, exit 2, nothing written).
+
+A workspace is private to its user (`make_private`): every process that uses one creates files
+0600 and folders 0700 (umask 077), and the workspace itself is made 0700 also when it existed,
+with what an older langprune left readable in it tightened once.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 
@@ -63,6 +68,7 @@ def workspace(
                 f"langprune --workspace {path} run PRESET",
             )
         try:
+            os.umask(PRIVATE_UMASK)
             path.mkdir(parents=True, mode=0o700)
             (path / "runs").mkdir(mode=0o700)
         except OSError as exc:
@@ -70,9 +76,58 @@ def workspace(
                 f"{where}: cannot create workspace {path}: {exc.strerror or exc}",
                 "choose a directory you can write, e.g. --workspace ~/langprune-ws",
             ) from None
+        make_private(path)
         return path
     check_usable(path, where)
+    make_private(path)
     return path
+
+
+PRIVATE_UMASK = 0o077  # files 0600, folders 0700
+
+
+def make_private(path: Path) -> None:
+    """Make the workspace user-only: this process (and the schedulers and workers it starts)
+    creates files 0600 and folders 0700 from now on, and `path` itself becomes 0700. The first
+    time a workspace is made private (its mode was wider), everything already in it is tightened
+    too (folders 0700, files 0600). Files of other users are left as they are."""
+    os.umask(PRIVATE_UMASK)
+    try:
+        st = os.stat(path)
+    except OSError:
+        return
+    if st.st_uid != os.geteuid():
+        return
+    if st.st_mode & 0o077:  # first time: everything in it (run dirs included)
+        _tighten(str(path), None)
+    else:  # the database, logs, runner/, dense/ and the like: cheap, so every time
+        _tighten(str(path), 2, skip=("runs", "model_cache"))
+    _chmod(str(path), 0o700)  # last: a walk cut short is done again next time
+
+
+def _tighten(top: str, depth: int | None, skip: tuple[str, ...] = ()) -> None:
+    """Folders 0700 and files 0600 under `top`, `depth` levels deep (None: all)."""
+    try:
+        entries = list(os.scandir(top))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            is_dir = entry.is_dir(follow_symlinks=False)
+        except OSError:
+            continue
+        _chmod(entry.path, 0o700 if is_dir else 0o600)
+        if is_dir and entry.name not in skip and (depth is None or depth > 1):
+            _tighten(entry.path, None if depth is None else depth - 1)
+
+
+def _chmod(path: str, mode: int) -> None:
+    try:
+        st = os.lstat(path)
+        if st.st_uid == os.geteuid() and not stat.S_ISLNK(st.st_mode) and st.st_mode & 0o077:
+            os.chmod(path, mode)
+    except OSError:
+        pass  # vanished or not ours: nothing to tighten
 
 
 def check_usable(path: Path, where: str = "the workspace") -> None:

@@ -28,8 +28,9 @@ from typing import Any
 import duckdb
 
 from langprune.cellid import cell_id
-from langprune.store import records, rundir
+from langprune.store import fs, records, rundir
 from langprune.store.db import connect, file_lock, lock_path
+from langprune.store.errors import StoreBusy
 from langprune.store.records import RunRecord, corpus_label
 from langprune.store.records import as_float as _float
 from langprune.store.records import as_int as _int
@@ -480,6 +481,7 @@ def ingest(workspace: Path, *, db_path: Path | None = None, timeout: float = 120
     t0 = time.perf_counter()
     db = db_path or default_db_path(workspace)
     root = runs_dir(workspace)
+    clean_stale_rebuilds(db)  # full-size copies left by killed rebuilds
     with connect(db, read_only=True, timeout=timeout) as con:
         recorded = {
             r[0]: (r[1], r[2], r[3])
@@ -513,26 +515,65 @@ def ingest(workspace: Path, *, db_path: Path | None = None, timeout: float = 120
     return report
 
 
+def _rebuild_files(db: Path, tag: str) -> list[Path]:
+    tmp = db.with_name(f".{db.name}.rebuild-{tag}")
+    return [tmp, tmp.with_name(tmp.name + ".wal"), lock_path(tmp), _owner(tmp)]
+
+
+def _owner(tmp: Path) -> Path:
+    """The lock a rebuild holds on its temporary database for as long as it runs."""
+    return tmp.with_name(tmp.name + ".owner")
+
+
+def clean_stale_rebuilds(db: Path) -> list[Path]:
+    """Remove the temporary copies of rebuilds that were killed (their owner lock is free: the
+    kernel drops it when the process dies); returns what was removed."""
+    prefix = f".{db.name}.rebuild-"
+    try:
+        names = os.listdir(db.parent)
+    except OSError:
+        return []
+    tags = {n[len(prefix) :].split(".", 1)[0] for n in names if n.startswith(prefix)}
+    removed = []
+    for tag in sorted(tags):
+        files = _rebuild_files(db, tag)
+        if fs.lock_is_held(files[-1]):
+            continue  # a rebuild is running
+        for f in files:
+            try:
+                f.unlink()
+                removed.append(f)
+            except FileNotFoundError:
+                pass
+    return removed
+
+
 def rebuild(
     workspace: Path, *, db_path: Path | None = None, timeout: float = 120.0
 ) -> IngestReport:
     """Recreate the database from the run dirs alone.
 
     The new database is built in a temporary file next to the old one and renamed over it, so a
-    crash at any point leaves either the old database or the new one, never neither.
+    crash at any point leaves either the old database or the new one, never neither. The rebuild
+    holds a lock on its temporary file for as long as it runs, so that the copies of killed
+    rebuilds (their lock is free) are recognised and removed (`clean_stale_rebuilds`).
     """
     db = db_path or default_db_path(workspace)
-    tmp = db.with_name(f".{db.name}.rebuild-{os.getpid()}")
-    for stale in (tmp, tmp.with_name(tmp.name + ".wal")):
-        stale.unlink(missing_ok=True)
-    try:
-        report = ingest(workspace, db_path=tmp, timeout=timeout)
-        with file_lock(lock_path(db), shared=False, timeout=timeout):
-            # A WAL left by a crashed writer belongs to the old file; replaying it into the new
-            # one would corrupt it. Its rows are in the run dirs, so the rebuild has them anyway.
-            db.with_name(db.name + ".wal").unlink(missing_ok=True)
-            os.replace(tmp, db)
-    finally:
-        for leftover in (tmp, tmp.with_name(tmp.name + ".wal"), lock_path(tmp)):
-            leftover.unlink(missing_ok=True)
+    clean_stale_rebuilds(db)
+    tmp, wal, tmp_lock, owner = _rebuild_files(db, str(os.getpid()))
+    with fs.lock(owner) as held:
+        if held is None:  # another thread of this process is rebuilding: wait for it
+            raise StoreBusy(f"a rebuild of {db} is already running in this process")
+        for stale in (tmp, wal):
+            stale.unlink(missing_ok=True)
+        try:
+            report = ingest(workspace, db_path=tmp, timeout=timeout)
+            with file_lock(lock_path(db), shared=False, timeout=timeout):
+                # A WAL left by a crashed writer belongs to the old file; replaying it into the
+                # new one would corrupt it. Its rows are in the run dirs, so the rebuild has them.
+                db.with_name(db.name + ".wal").unlink(missing_ok=True)
+                os.replace(tmp, db)
+        finally:
+            for leftover in (tmp, wal, tmp_lock, owner):
+                leftover.unlink(missing_ok=True)
     return report

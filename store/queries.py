@@ -104,8 +104,7 @@ def list_runs(
     where, params = to_sql(_conditions(filters))
     sql = f"SELECT {', '.join(RUN_LIST_COLUMNS)} FROM runs WHERE {where} ORDER BY {_GRID_ORDER}"
     if limit is not None:
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-            raise StoreError(f"--limit {limit!r}: expected a whole number of runs, 0 or more")
+        check_limit(limit)
         sql += f" LIMIT {limit}"
     with connect(_db(workspace, db_path, refresh), read_only=True) as con:
         rows = con.execute(sql, params).fetchall()
@@ -129,6 +128,14 @@ def owl_allocations(
     for run_id, metric, _layer, value in rows:
         out.setdefault(run_id, {}).setdefault(metric, []).append(value)
     return out
+
+
+def check_limit(limit: int | None) -> None:
+    """A run listing's --limit is a whole number, 0 or more (StoreError otherwise)."""
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise StoreError(
+            f"--limit {limit!r}: expected a whole number of runs, 0 or more", "e.g. --limit 20"
+        )
 
 
 def _sparsity(value: str | float | None) -> str | None:

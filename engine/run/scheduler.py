@@ -36,7 +36,7 @@ from langprune.store.rundir import (
     write_json_atomic,
 )
 from langprune.vocab import FINAL_STATES
-from langprune.workspace import runs_dir
+from langprune.workspace import make_private, runs_dir
 
 POLL_S = 0.2
 LINGER_S = 2.0  # stay a moment after the last run, to catch a launch that follows right away
@@ -254,7 +254,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     signal.signal(signal.SIGTERM, _on_term)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    return serve(args.workspace.resolve())
+    workspace = args.workspace.resolve()
+    make_private(workspace)  # its logs, slots.json and the workers it starts: user-only
+    return serve(workspace)
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ from langprune.engine.run.registry import WorkerRecord
 from langprune.store.fs import lock
 from langprune.store.rundir import RunDir
 from langprune.vocab import FINAL_STATES
+from langprune.workspace import make_private
 
 TRACEBACK_LINES = 40
 OOM_HINT = (
@@ -339,6 +340,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
 
     workspace = args.workspace.resolve()
+    make_private(workspace)  # a Slurm node has the user's umask, not the launcher's
     worker_id = args.worker_id or f"{socket.gethostname()}-{os.getpid()}"
     record = WorkerRecord(workspace, worker_id)
     with lock(record.lock) as held:

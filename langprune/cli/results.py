@@ -151,9 +151,10 @@ def results(
     ),
 ) -> None:
     """List runs (and their state) from the results database; times are ISO 8601 (UTC)."""
-    from langprune.store.queries import RUN_LIST_COLUMNS, list_runs, parse_filter
+    from langprune.store.queries import RUN_LIST_COLUMNS, check_limit, list_runs, parse_filter
     from langprune.tui.render import active_first, iso_time, listing_table, workspace_line
 
+    check_limit(limit)
     ws = state(ctx).workspace()
     conditions = parse_filter(filters or [])
     rows = list_runs(ws, conditions)
