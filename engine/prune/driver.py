@@ -146,9 +146,7 @@ def prune_model(
             t = time.perf_counter()
             m = float(method_options.get("owl_m", OWL_M))
             lam = float(method_options.get("owl_lambda", OWL_LAMBDA))
-            outliers = _owl_outliers(
-                model, layers, calib_ids, mb, dev, offload, m, timings, progress
-            )
+            outliers = _owl_outliers(model, layers, calib_ids, mb, dev, offload, m, progress)
             owl = OwlReport(m, lam, outliers, layer_sparsities(outliers, pattern.fraction, lam))
             patterns = [Sparsity(s) for s in owl.layer_sparsity]
             timings["owl"] = _elapsed(t, dev)
@@ -241,7 +239,6 @@ def _owl_outliers(
     dev: torch.device,
     offload: bool,
     m: float,
-    timings: dict[str, float],
     progress: Progress | None,
 ) -> list[float]:
     """Each layer's outlier percent of Wanda scores |W| * sqrt(mean x^2) on the dense model, every
@@ -258,7 +255,9 @@ def _owl_outliers(
     for index, layer in enumerate(layers):
         with torch.no_grad(), on_device(layer, dev, offload):
             linears = find_linears(layer)
-            groups = _gather_stats(layer, index, linears, inputs, mb, dev, False, timings)
+            # its time is timings["owl"] as a whole, apart from the pruning pass's forward/stats
+            scratch = {"forward": 0.0, "stats": 0.0}
+            groups = _gather_stats(layer, index, linears, inputs, mb, dev, False, scratch)
             norms = {
                 n: stats.mean_sq().sqrt().unsqueeze(0) for names, stats in groups for n in names
             }

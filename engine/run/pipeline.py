@@ -285,6 +285,8 @@ def _skip_pruning(job: _Job) -> int:
     first = reuse.donors.runs[0]
     if not reuse.needs_weights:
         job.result["achieved_sparsity"] = first.status().get("achieved_sparsity")
+        if first.status().get("owl"):  # the cell's OWL allocation, as its pruning measured it
+            job.result["owl"] = first.status()["owl"]
         job.progress(stage="prune", step=1, total=1, message=f"all measured by run {first.id}")
         return stage_index("prune")
     message = f"cell pruned by run {first.id}, which kept no weights: pruning again (deterministic)"
