@@ -513,12 +513,14 @@ def retry(
     from langprune.tui.render import action_question
 
     ws = state(ctx).workspace()
-    _revive(ws)  # queued runs left without a scheduler start again, even when nothing is retried
     if failed:
         targets = [*(targets or []), "state=failed"]
     elif not targets:
         targets = ["state=failed,cancelled"]
     rows, bulk = _chosen(ws, targets, everything=False)
+    # after the terms are checked (bad input starts nothing): queued runs left without a
+    # scheduler start again, even when nothing is retried
+    _revive(ws)
     ready = [r for r in rows if not r.active]
     left = len(rows) - len(ready)
     if not ready:

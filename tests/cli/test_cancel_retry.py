@@ -104,6 +104,10 @@ def test_without_a_terminal_it_refuses_in_one_line_unless_yes(tmp_path: Path) ->
 
 def test_retry_of_a_done_run_asks_and_a_bad_term_is_the_results_message(tmp_path: Path) -> None:
     ws, ids = _ws(tmp_path)
+    # a single queued run by id: nothing to ask, it is cancelled (first: `retry` below restarts
+    # the scheduler this fake workspace lacks, which would start the queued runs)
+    out = run_cli("cancel", ids[5], workspace=ws, stdin=subprocess.DEVNULL)
+    assert out.returncode == 0 and RunDir(ws / "runs" / ids[5]).state() == "cancelled"
     out = _on_a_terminal(ws, ["retry", ids[0]], "n")
     assert "Retry 1 done run of experiment snap?" in out and "discarded" in out
     assert RunDir(ws / "runs" / ids[0]).state() == "done"
@@ -113,6 +117,3 @@ def test_retry_of_a_done_run_asks_and_a_bad_term_is_the_results_message(tmp_path
     assert bad.returncode == same.returncode == 2
     assert "unknown key 'methd'" in bad.stderr
     assert bad.stderr.splitlines()[0] == same.stderr.splitlines()[0]
-    # a single queued run by id: nothing to ask, it is cancelled
-    out = run_cli("cancel", ids[5], workspace=ws, stdin=subprocess.DEVNULL)
-    assert out.returncode == 0 and RunDir(ws / "runs" / ids[5]).state() == "cancelled"

@@ -17,6 +17,9 @@ from tests.tui.conftest import wait_for
 
 pytestmark = pytest.mark.anyio
 
+# distinct models the engine knows without a download
+RANDOM_MODELS = ("random:llama-tiny", "random:qwen2-tiny", "random:mistral-tiny")
+
 
 def _text(widget) -> str:
     return str(widget.render())
@@ -40,7 +43,7 @@ def test_every_shipped_preset_survives_the_form(name: str) -> None:
 
 def _grid(methods: list[str], sparsity: str, langs: list[str], seeds: str, models: int = 1):
     v = form.FormValues(
-        models=[f"random:llama-tiny-{i}" for i in range(models)],
+        models=list(RANDOM_MODELS[:models]),
         methods=methods,
         sparsity=sparsity,
         languages=langs,
@@ -80,7 +83,10 @@ def test_problems_in_plain_words() -> None:
     assert not any("should" in line or "validation" in line for line in lines)
 
 
-def test_budget_dtype_device_and_corpus_options_reach_the_spec() -> None:
+def test_budget_dtype_device_and_corpus_options_reach_the_spec(tmp_path: Path) -> None:
+    corpus_dir = tmp_path / "c"
+    corpus_dir.mkdir()
+    (corpus_dir / "en.txt").write_text("An English page.\n")  # preflight: the corpus has `en`
     v = form.FormValues(
         models=["random:llama-tiny"],
         dtype="float32",
@@ -89,7 +95,7 @@ def test_budget_dtype_device_and_corpus_options_reach_the_spec() -> None:
         sparsity="0.5",
         languages=["en"],
         corpus="files",
-        corpus_options="path=/data/c heldout_fraction=0.2 parallel=true",
+        corpus_options=f"path={corpus_dir} heldout_fraction=0.2 parallel=true",
         eval_languages="en",
         max_tokens="2048",
         eval_seqlen="256",
@@ -99,7 +105,7 @@ def test_budget_dtype_device_and_corpus_options_reach_the_spec() -> None:
     assert problems == [] and exp is not None
     assert (exp.models[0].dtype, exp.models[0].device) == ("float32", "cpu")
     assert exp.calibration.corpus.options == {
-        "path": "/data/c",
+        "path": str(corpus_dir),
         "heldout_fraction": 0.2,
         "parallel": True,
     }
