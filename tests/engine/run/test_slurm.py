@@ -65,7 +65,7 @@ def test_grid_runs_as_a_job_array_and_a_fresh_process_reattaches(ws: Path, tmp_p
         assert st["state"] == "done" and st["executor"] == "slurm"
         assert len(st["cuda_visible_devices"].split(",")) == 1  # one (fake) GPU per task
     logs = cli(ws, "logs", rds[0].id)
-    assert f"== attempt 1 · " in logs.stdout and f"run {rds[0].id} on " in logs.stdout
+    assert "== attempt 1 · " in logs.stdout and f"run {rds[0].id} on " in logs.stdout
     from langprune.store.queries import list_runs
 
     stored = {r["id"]: r for r in list_runs(ws)}
