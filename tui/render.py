@@ -294,6 +294,103 @@ def metric_rows(metrics: list[dict[str, Any]]) -> Table:
     return table
 
 
+SPARK = "▁▂▃▄▅▆▇█"
+OWL_LABEL = 11  # the width of the labels of the OWL section
+
+
+def sparkline(values: list[float]) -> str:
+    """One block character per value, from the lowest (▁) to the highest (█); all ▄ when equal."""
+    if not values:
+        return ""
+    low, high = min(values), max(values)
+    if high == low:
+        return SPARK[3] * len(values)
+    top = len(SPARK) - 1
+    return "".join(SPARK[round((v - low) / (high - low) * top)] for v in values)
+
+
+def _floats(values: Any) -> list[float]:
+    if not isinstance(values, list):
+        return []
+    return [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+
+
+def owl_summary(owl: Any) -> tuple[float, int, float, int, float] | None:
+    """(min, its layer, max, its layer, mean) of an OWL allocation's layer sparsities."""
+    layers = _floats((owl or {}).get("layer_sparsity") if isinstance(owl, dict) else None)
+    if not layers:
+        return None
+    low, high = min(layers), max(layers)
+    return low, layers.index(low), high, layers.index(high), sum(layers) / len(layers)
+
+
+class OwlLayers:
+    """The per-layer table of an OWL allocation, in as many blocks of layers as the width needs:
+    a row of layer numbers, the layers' sparsity (3 decimals) and their outlier ratio (percent)."""
+
+    CELL = 6
+
+    def __init__(self, sparsity: list[float], outlier_pct: list[float]) -> None:
+        self.sparsity, self.outlier_pct = sparsity, outlier_pct
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        label = OWL_LABEL
+        per_block = max(1, (options.max_width - label) // (self.CELL + 1))
+        for start in range(0, len(self.sparsity), per_block):
+            block = range(start, min(start + per_block, len(self.sparsity)))
+            grid = Table.grid(padding=(0, 1))
+            grid.add_column(width=label - 1, style="dim", no_wrap=True, justify="right")
+            for _ in block:
+                grid.add_column(width=self.CELL, justify="right", no_wrap=True)
+            grid.add_row("layer", *[Text(str(i), style="bold") for i in block])
+            grid.add_row("sparsity", *[f"{self.sparsity[i]:.3f}" for i in block])
+            if len(self.outlier_pct) == len(self.sparsity):
+                grid.add_row("outlier %", *[f"{self.outlier_pct[i]:.2f}" for i in block])
+            yield grid
+
+
+def owl_section(record: Any) -> Any:
+    """An OWL run's allocation: its hyperparameters (from the spec), the per-layer sparsities as
+    a sparkline and as numbers with their min, max and mean, and the sparsity achieved overall
+    (checked from the weights). None for a run of another method."""
+    from rich.console import Group
+
+    from langprune.vocab import OWL_METHODS
+
+    if record.method not in OWL_METHODS:
+        return None
+    recorded = record.status.get("owl")
+    owl: dict[str, Any] = recorded if isinstance(recorded, dict) else {}
+    options = record.spec.get("options") or {}
+    m = options.get("owl_m", owl.get("m"))
+    lam = options.get("owl_lambda", owl.get("lam"))
+    summary = owl_summary(owl)
+    layers = _floats(owl.get("layer_sparsity"))
+    title = Text("OWL allocation", style="bold")
+    title.append(f"  m = {dash(m)}  lambda = {dash(lam)}")
+    if layers:
+        title.append(f"  {len(layers)} decoder layers", style="dim")
+    parts: list[Any] = [title]
+    if summary is None:
+        parts.append(
+            Text("per-layer ratios: not recorded yet (written when pruning ends)", style="dim")
+        )
+        return Group(*parts)
+    low, low_at, high, high_at, mean = summary
+    line = Text(f"{'profile':>{OWL_LABEL - 1}} ", style="dim")
+    line.append(sparkline(layers), style="cyan")
+    line.append(f"  min {low:.3f} (layer {low_at}) · max {high:.3f} (layer {high_at})")
+    line.append(f" · mean {mean:.4f}")
+    overall = Text(f"{'overall':>{OWL_LABEL - 1}} ", style="dim")
+    overall.append(f"requested {dash(record.sparsity)}")
+    if record.achieved is not None:
+        overall.append(" · achieved ")
+        overall.append(f"{record.achieved:.4f}", style="bold")
+        overall.append(" (from the weights)", style="dim")
+    parts += [line, overall, OwlLayers(layers, _floats(owl.get("outlier_pct")))]
+    return Group(*parts)
+
+
 class SideBySide:
     """Two renderables next to each other when there is room (100 columns), else one above the
     other, so neither is squeezed into a column of broken words at 80 columns."""
@@ -318,7 +415,7 @@ def run_card(
     record: Any, metrics: list[dict[str, Any]], log_tail: list[str], log_path: str = ""
 ) -> Any:
     """Everything about one run on one page: its per-language results with their error (first:
-    what one opens a card for), what it is (spec), when and how long each stage took, the
+    what one opens a card for), an OWL run's per-layer allocation, what it is (spec), when and how long each stage took, the
     library versions, and its log's tail.
     `record` is a store.records.RunRecord."""
     from rich.console import Group
@@ -349,6 +446,7 @@ def run_card(
             ("corpus", f"{record.corpus or ''} {options}".strip()),
             ("nsamples/seqlen", f"{record.nsamples} x {record.seqlen}" if record.nsamples else ""),
             ("seed", record.seed),
+            ("options", " ".join(f"{k}={v}" for k, v in (spec.get("options") or {}).items())),
             ("eval languages", " ".join(ev.get("languages") or [])),
             (
                 "eval budget",
@@ -389,6 +487,9 @@ def run_card(
     if record.error:
         parts += [Text(f"error: {record.error}", style="bold red"), Text("")]
     parts.append(metric_rows(metrics) if metrics else Text("metrics: none yet", style="dim"))
+    owl = owl_section(record)
+    if owl is not None:
+        parts += [Text(""), owl]
     parts += [Text(""), SideBySide(what, timings)]
     if versions:
         parts += [

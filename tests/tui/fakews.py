@@ -149,3 +149,86 @@ def build(
             encoding="utf-8",
         )
     return ids
+
+
+# An OWL run's recorded allocation (what engine/run/pipeline.py writes into status.json): outlier
+# ratios per decoder layer and the layer sparsities OWL derives from them at 0.5 and lambda 0.08.
+OWL_OUTLIER_PCT = [1.25, 3.5, 2.75, 6.0, 4.25, 2.0]
+OWL_ACHIEVED = 0.50003
+
+
+def owl_layer_sparsity(outlier_pct: list[float], target: float, lam: float) -> list[float]:
+    """The reference's allocation (engine/prune/owl.py docstring), in plain Python."""
+    low, high = min(outlier_pct), max(outlier_pct)
+    scaled = [(r - low) / (high - low) * 2 * lam for r in outlier_pct]
+    mean = sum(scaled) / len(scaled)
+    return [round(1 - (k - mean + (1 - target)), 6) for k in scaled]
+
+
+OWL_LAYER_SPARSITY = owl_layer_sparsity(OWL_OUTLIER_PCT, 0.5, 0.08)
+
+
+def add_owl_run(ws: Path, m: float = 7.0, lam: float = 0.08) -> str:
+    """One done wanda_owl run (calibrated in de, experiment 'owl') with its OWL allocation and
+    metrics; its spec carries m and lambda as the engine writes them. Returns its id."""
+    exp = presets.from_dict(
+        {
+            "name": "owl",
+            "models": [{"id": "random:llama-tiny", "dtype": "float32", "device": "cpu"}],
+            "pruning": {
+                "methods": ["wanda_owl"],
+                "sparsity": [0.5],
+                "owl": {"m": m, "lambda": lam},
+            },
+            "calibration": {
+                "languages": ["de"],
+                "nsamples": 8,
+                "seqlen": 64,
+                "seeds": [0],
+                "corpus": {"source": "synthetic"},
+            },
+            "evaluation": {"languages": list(EVAL), "max_tokens": 2048},
+            "dense_baseline": False,
+        }
+    )
+    run = next(r for r in exp.runs() if r.method == "wanda_owl")
+    rd = create(ws / "runs", run.id, run.model_dump(mode="json"))
+    t = T0 + 100
+    rd.write_status(
+        {
+            "state": "done",
+            "queued_at": t,
+            "running_at": t + 1,
+            "done_at": t + 30,
+            "updated_at": t + 30,
+            "host": "box",
+            "device": "cpu",
+            "pid": 0,
+            "achieved_sparsity": OWL_ACHIEVED,
+            "seconds": {"load": 1.0, "calibration": 2.0, "prune": 12.0, "eval": 7.0, "total": 22.0},
+            "owl": {
+                "m": m,
+                "lam": lam,
+                "outlier_pct": OWL_OUTLIER_PCT,
+                "layer_sparsity": owl_layer_sparsity(OWL_OUTLIER_PCT, 0.5, lam),
+            },
+        }
+    )
+    for lang in EVAL:
+        ppl = _ppl("wanda", "0.5", "de", lang, 0)
+        rd.add_metric(
+            {
+                "kind": "perplexity",
+                "task": "perplexity",
+                "subtask": "synthetic",
+                "language": lang,
+                "metric": "ppl",
+                "value": ppl,
+                "stderr": None,
+                "n": 2048,
+                "extra": None,
+            }
+        )
+    rd.add_event(time=t + 29, stage="done", step=1, total=1)
+    rd.log.write_text(f"[{run.id}] pruned with OWL\n", encoding="utf-8")
+    return run.id

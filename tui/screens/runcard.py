@@ -1,6 +1,8 @@
-"""A run's card: Enter on a run in the results screen. Spec, per-language metrics with their
-standard error and n, stage timings, library versions and the log's tail, read from the run's
-directory (the source of truth) in a thread worker and drawn by `render.run_card`."""
+"""A run's card: Enter on a run in the runs or the results screen. Per-language metrics with their
+standard error and n, an OWL run's per-layer allocation (its m and lambda, each layer's sparsity
+and outlier ratio, the sparsity achieved), spec, stage timings, library versions and the log's
+tail, read from the run's directory (the source of truth) in a thread worker and drawn by
+`render.run_card`."""
 
 from __future__ import annotations
 
