@@ -209,3 +209,63 @@ async def test_retry_of_a_done_run_asks_and_no_keeps_it(fake_ws: Path) -> None:
         await wait_for(pilot, lambda: question in screen_text(app))
         assert "2 queued or running left alone" in app.screen.question
         await pilot.press("n")
+
+
+async def test_stage_with_language_and_step_whole_at_80x24(fake_ws: Path) -> None:
+    """The stage column holds 'eval_ppl de 3/6' whole at 80 columns, next to the whole run id;
+    wider terminals add columns (seed, then a progress bar, ...)."""
+    from langprune.tui.screens.runs import columns_for
+
+    ids = _ids()
+    RunDir(fake_ws / "runs" / ids[7]).add_event(stage="eval_ppl", language="de", step=3, total=6)
+    app = LangpruneApp(fake_ws, start="runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await wait_for(pilot, lambda: len(screen.rows) == 25)
+        await wait_for(pilot, lambda: "eval_ppl de 3/6" in screen_text(app))
+        lines = screen_text(app).splitlines()
+        row = next(ln for ln in lines if ids[7] in ln and "running" in ln)
+        assert re.search(r"running +eval_ppl de 3/6 ", row), row
+        assert "…" not in row
+        keys = [c.key for c in screen.query_one("#runs-table").columns]
+        assert "seed" not in keys and "id" in keys
+    narrow, wide = columns_for(80), columns_for(160)
+    assert next(c.width for c in narrow if c.key == "stage") >= len("eval_tasks sw 12/40")
+    assert {c.key for c in narrow} < {c.key for c in wide}
+    assert {"seed", "model", "mem", "error"} <= {c.key for c in wide}
+    for width in (80, 100, 120, 140, 160):  # every layout fits its terminal
+        assert sum(c.width + 1 for c in columns_for(width)) + 2 <= width
+
+
+async def test_enter_on_a_run_opens_its_card(fake_ws: Path) -> None:
+    """Enter opens the run's card (as on the results screen); `l` still opens the full log."""
+    from langprune.tui.screens.log import LogScreen
+    from langprune.tui.screens.runcard import RunCardScreen
+
+    ids = _ids()
+    app = LangpruneApp(fake_ws, start="runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await wait_for(pilot, lambda: len(screen.rows) == 25)
+        await pilot.press("end")
+        row = screen.current()
+        assert row.state == "done"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunCardScreen))
+        card = app.screen
+        assert card.run_id == row.id
+        await wait_for(pilot, lambda: card.loaded)
+        assert f"run {row.id} · done" in screen_text(app)
+        assert "metrics" in screen_text(app)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen)
+        # the same for the running run, and l on the runs screen is the log, as before
+        await pilot.press("home")
+        assert screen.current().id == ids[7]
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunCardScreen))
+        assert app.screen.run_id == ids[7]
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen)
+        await pilot.press("l")
+        await wait_for(pilot, lambda: isinstance(app.screen, LogScreen))

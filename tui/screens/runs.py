@@ -3,7 +3,8 @@
 A thread worker polls the run directories about once a second (sooner when woken by a key), builds
 the monitor's view (tui/monitor.py: display order, ETAs from past runs, slots and their memory)
 and posts `RunsPolled`; the UI thread only re-binds rows to the virtualized table. The header
-shows the grid's progress and ETA, the line below it each slot. Cancel and retry go through the
+shows the grid's progress and ETA, the line below it each slot. Enter opens the run's card
+(screens/runcard.py), `l` its full log. Cancel and retry go through the
 runner's launcher API in thread workers, on the marked rows (Space) or the one under the cursor;
 stopping or throwing away work (cancelling a running run, retrying a done one, any bulk action)
 asks first. Leaving or quitting never touches a run.
@@ -45,33 +46,53 @@ def progress_bar(fraction: float, width: int = 8) -> Text:
     return bar + Text(f" {int(fraction * 100):3d}%")
 
 
+STAGE_WIDTH = 19  # 'eval_ppl de 3/6', 'eval_tasks sw 12/40', '#12 in queue' whole
+# The columns every width shows, in display order (the table pads each cell with one space and
+# keeps two for its scrollbar: these are 80 cells with the run id whole).
+BASE_COLUMNS = (
+    Column("mark", " ", 1),
+    Column("state", "state", 9),
+    Column("stage", "stage", STAGE_WIDTH),
+    Column("progress", "prog", 4),
+    Column("eta", "ETA", 5, "right"),
+    Column("method", "method", 9),
+    Column("sparsity", "spars", 5),
+    Column("calib", "calib", 5),
+    Column("id", "id", 12),
+)
+# What a wider terminal adds, most useful first, as long as each fits whole.
+EXTRA_COLUMNS = (
+    Column("seed", "seed", 4, "right"),
+    Column("progress", "progress", 13),  # the bar instead of the percentage
+    Column("tps", "tok/s", 6, "right"),
+    Column("mem", "mem", 9, "right"),
+    Column("model", "model", 14),
+    Column("device", "device", 7),
+    Column("time", "took", 6, "right"),
+)
+ORDER = ("mark", "state", "stage", "progress", "eta", "method", "sparsity", "calib", "seed", "id",
+         "tps", "mem", "model", "device", "time", "error")  # fmt: skip
+MIN_ERROR = 10
+
+
+def _used(cols: dict[str, Column]) -> int:
+    return sum(c.width + 1 for c in cols.values()) + 2
+
+
 def columns_for(width: int) -> list[Column]:
-    """The columns that fit `width` cells: at 80 the run id always shows (the table pads each
-    cell with one space and keeps two for its scrollbar); wider terminals add more."""
-    cols = [
-        Column("mark", " ", 1),
-        Column("state", "state", 9),
-        Column("stage", "stage", 14),
-        Column("progress", "prog" if width < 100 else "progress", 4 if width < 100 else 13),
-        Column("eta", "ETA", 5, "right"),
-        Column("method", "method", 9),
-        Column("sparsity", "spars", 5),
-        Column("calib", "calib", 5),
-        Column("seed", "seed", 4, "right"),
-        Column("id", "id", 12),
-    ]
-    if width >= 100:
-        cols[2] = Column("stage", "stage", 18)
-        cols += [
-            Column("tps", "tok/s", 6, "right"),
-            Column("mem", "mem", 9, "right"),
-            Column("model", "model", 14),
-        ]
-    if width >= 140:
-        cols += [Column("device", "device", 7), Column("time", "took", 6, "right")]
-        used = sum(c.width + 1 for c in cols) + 2
-        cols.append(Column("error", "error", max(10, width - used - 1)))
-    return cols
+    """The columns that fit `width` cells: at 80 the stage (with its language and step) and the
+    run id show whole; wider terminals add the seed, a progress bar, tok/s, memory, model,
+    device and duration while they fit, and the error fills what is left (at least 10 cells)."""
+    cols = {c.key: c for c in BASE_COLUMNS}
+    for extra in EXTRA_COLUMNS:
+        trial = {**cols, extra.key: extra}
+        if _used(trial) > width:
+            break  # in order of use: a column never shows while a more useful one is missing
+        cols = trial
+    room = width - _used(cols) - 1
+    if room >= MIN_ERROR:
+        cols["error"] = Column("error", "error", room)
+    return [cols[k] for k in ORDER if k in cols]
 
 
 def short_duration(seconds: float) -> str:
@@ -172,6 +193,7 @@ class RunsScreen(LangpruneScreen[None]):
         Binding("r", "retry", "Retry"),
         Binding("space", "mark", "Mark"),
         Binding("a", "mark_all", "Mark all", show=False),
+        Binding("enter", "card", "Run card"),
         Binding("l", "open_log", "Log"),
         Binding("e", "export_model", "Export model", show=False),
         Binding("z", "log_size", "Log size"),
@@ -356,7 +378,8 @@ class RunsScreen(LangpruneScreen[None]):
 
     @on(LazyTable.Selected, "#runs-table")
     def _selected(self, event: LazyTable.Selected) -> None:
-        self.action_open_log()
+        event.stop()
+        self.action_card()
 
     def _select(self, index: int) -> None:
         if not 0 <= index < len(self.rows):
@@ -528,6 +551,14 @@ class RunsScreen(LangpruneScreen[None]):
             errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
             why = errors[0] if errors else (done.stderr.strip().splitlines() or ["failed"])[-1]
             self.post_message(ActionDone(f"export {run_id}: {why}", "error"))
+
+    def action_card(self) -> None:
+        """Enter: the run's card (the same as on the results screen; `l` there opens the log)."""
+        row = self.current()
+        if row:
+            from langprune.tui.screens.runcard import RunCardScreen
+
+            self.app.push_screen(RunCardScreen(row.id))
 
     def action_open_log(self) -> None:
         row = self.current()
