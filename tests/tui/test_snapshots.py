@@ -72,3 +72,24 @@ def test_screen_snapshot(
     start = {"help": "runs", "log": "runs", "card": "results"}.get(mode, mode)
     app = LangpruneApp(fake_ws, start=start)
     assert snap_compare(app, terminal_size=size, run_before=_ready(mode))
+
+
+def test_owl_card_snapshot(fake_ws: Path, snap_compare) -> None:
+    """The card of an OWL run at 80x24: its per-layer allocation shows without scrolling."""
+    from tests.tui import fakews
+
+    run_id = fakews.add_owl_run(fake_ws)
+
+    async def run_before(pilot) -> None:
+        app = pilot.app
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.query_one("#results-table").row_count == 26)
+        table = screen.query_one("#results-table")
+        ids = screen.columns.index("id")
+        table.cursor_row = next(i for i, r in enumerate(table.rows) if r[ids] == run_id)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: getattr(app.screen, "loaded", False))
+        await pilot.pause(0.3)
+
+    app = LangpruneApp(fake_ws, start="results")
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
