@@ -324,6 +324,16 @@ def owl_summary(owl: Any) -> tuple[float, int, float, int, float] | None:
     return low, layers.index(low), high, layers.index(high), sum(layers) / len(layers)
 
 
+def owl_stats(owl: Any) -> str:
+    """'min 0.409 (layer 3) · max 0.569 (layer 0) · mean 0.5000' of an OWL allocation's layer
+    sparsities ('' without any): the card and `langprune results` say it in the same words."""
+    summary = owl_summary(owl)
+    if summary is None:
+        return ""
+    low, low_at, high, high_at, mean = summary
+    return f"min {low:.3f} (layer {low_at}) · max {high:.3f} (layer {high_at}) · mean {mean:.4f}"
+
+
 class OwlLayers:
     """The per-layer table of an OWL allocation, in as many blocks of layers as the width needs:
     a row of layer numbers, the layers' sparsity (3 decimals) and their outlier ratio (percent)."""
@@ -376,11 +386,9 @@ def owl_section(record: Any) -> Any:
             Text("per-layer ratios: not recorded yet (written when pruning ends)", style="dim")
         )
         return Group(*parts)
-    low, low_at, high, high_at, mean = summary
     line = Text(f"{'profile':>{OWL_LABEL - 1}} ", style="dim")
     line.append(sparkline(layers), style="cyan")
-    line.append(f"  min {low:.3f} (layer {low_at}) · max {high:.3f} (layer {high_at})")
-    line.append(f" · mean {mean:.4f}")
+    line.append(f"  {owl_stats(owl)}")
     overall = Text(f"{'overall':>{OWL_LABEL - 1}} ", style="dim")
     overall.append(f"requested {dash(record.sparsity)}")
     if record.achieved is not None:

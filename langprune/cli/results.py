@@ -257,14 +257,18 @@ def results(
 
 
 def _print_owl(ws: Path, run_ids: list[str]) -> None:
-    """The per-layer OWL allocation of the listed *_owl runs (sparsity, outlier ratio in %)."""
+    """The per-layer OWL allocation of the listed *_owl runs (sparsity, outlier ratio in %, and
+    the sparsities' min, max and mean as the TUI's run card says them)."""
     from langprune.store.queries import owl_allocations
+    from langprune.tui.render import owl_stats
 
     for run_id, owl in owl_allocations(ws, run_ids).items():
         layers = " ".join(f"{v:.3f}" for v in owl.get("layer_sparsity", []))
         outliers = " ".join(f"{v:.2f}" for v in owl.get("outlier_pct", []))
         typer.echo(f"owl {run_id}: layer sparsity {layers}")
         typer.echo(f"owl {run_id}: outlier % {outliers}")
+        if owl_stats(owl):
+            typer.echo(f"owl {run_id}: {owl_stats(owl)}")
 
 
 def _report_damaged(ws: Path, rows: list[dict[str, Any]]) -> None:

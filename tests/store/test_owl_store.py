@@ -59,6 +59,13 @@ def test_cli_lists_the_allocation_and_analyze_owl_prints_the_profile(workspace: 
     assert out.returncode == 0, out.stderr
     layers = " ".join(f"{v:.3f}" for v in truth[run_id]["layer_sparsity"])
     assert f"owl {run_id}: layer sparsity {layers}" in out.stdout
+    values = truth[run_id]["layer_sparsity"]  # and their spread, as the TUI's card says it
+    low, high = min(values), max(values)
+    stats = (
+        f"min {low:.3f} (layer {values.index(low)}) · max {high:.3f} (layer {values.index(high)})"
+        f" · mean {sum(values) / len(values):.4f}"
+    )
+    assert f"owl {run_id}: {stats}" in out.stdout
     out = run_cli("analyze", "owl", "--format", "csv", workspace=workspace)
     assert out.returncode == 0, out.stderr
     assert "OWL layer sparsity by calibration language,llama-tiny,wanda_owl,0.5,en,0" in out.stdout
