@@ -45,3 +45,33 @@ def test_one_palette_for_run_states() -> None:
     for state in STATES:
         assert render.state_text(state).style == render.STATE_STYLE[state]
     assert render.dash(None) == render.dash("") == "-" and render.dash(0) == "0"
+
+
+def test_owl_section_before_pruning_and_for_many_layers(tmp_path: Path) -> None:
+    """A queued OWL run: its m and lambda, no ratios yet; 32 layers at 80 columns: every layer's
+    number once, in order, in blocks no wider than the terminal."""
+    import dataclasses
+
+    from langprune.store import records
+    from langprune.store.rundir import RunDir
+    from tests.tui import fakews
+
+    rd = RunDir(tmp_path / "runs" / fakews.add_owl_run(tmp_path, m=5.0, lam=0.1))
+    rec = records.read(rd)
+    queued = dataclasses.replace(rec, status={"state": "queued"}, achieved=None)
+    console = Console(width=80, record=True, color_system=None)
+    console.print(render.owl_section(queued))
+    out = console.export_text()
+    assert "m = 5.0  lambda = 0.1" in out and "not recorded yet" in out
+    layers = [round(0.4 + 0.2 * i / 31, 4) for i in range(32)]
+    owl = {"layer_sparsity": layers, "outlier_pct": [1.0] * 32}
+    many = dataclasses.replace(rec, status={**rec.status, "owl": owl})
+    console = Console(width=80, record=True, color_system=None)
+    console.print(render.owl_section(many))
+    lines = console.export_text().splitlines()
+    assert all(len(ln) <= 80 for ln in lines)
+    shown = [v for ln in lines if ln.strip().startswith("sparsity ") for v in ln.split()[1:]]
+    assert shown == [f"{v:.3f}" for v in layers]
+    assert render.sparkline(layers)[0] == "▁" and render.sparkline(layers)[-1] == "█"
+    assert render.sparkline([0.5, 0.5]) == "▄▄"
+    assert render.owl_section(dataclasses.replace(rec, method="wanda")) is None
