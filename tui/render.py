@@ -183,7 +183,8 @@ def build_table(
     if any(r != "dense" for r in table.rows):
         means: list[Text | str] = [Text("mean", style="italic")]
         means += [
-            Text(mean_text(table, table.column_means.get(c)), style="italic") for c in columns
+            Text(mean_text(table, table.column_means.get(c), column=c), style="italic")
+            for c in columns
         ]
         means.append("")
         grid.add_section()
@@ -208,7 +209,7 @@ def compare_table(table: Any) -> Table:
     out.add_column("calib", footer="mean", style="bold", no_wrap=True)
     for column in table.columns:
         out.add_column(
-            column, justify="right", footer=mean_text(table, table.column_means.get(column))
+            column, justify="right", footer=mean_text(table, table.column_means.get(column), column=column)
         )
     out.add_column("mean", justify="right", footer="")
     for row in table.rows:
