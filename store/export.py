@@ -142,9 +142,7 @@ def _grid(
                 line.append(show(*cell_text(table, cell), cell))
         line.append(escape(mean_text(table, table.row_means.get(row), row)))
         body.append(line)
-    means = [
-        escape(mean_text(table, table.column_means.get(c), column=c)) for c in table.columns
-    ]
+    means = [escape(mean_text(table, table.column_means.get(c), column=c)) for c in table.columns]
     return [header, *body, [escape("mean"), *means, ""]]
 
 

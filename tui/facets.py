@@ -50,12 +50,13 @@ def facet_keys(
     return [(m, s) for m in ms for s in ss]
 
 
-def grid_columns(keys: list[tuple[str, str]], width: int) -> int:
-    """How many panels side by side: one per sparsity when they fit, else as many as fit."""
+def grid_columns(keys: list[tuple[str, str]], width: int, table_width: int = 0) -> int:
+    """How many panels side by side: one per sparsity when they fit, else as many as fit;
+    `table_width` is the widest table's natural width (a panel adds its border and padding)."""
     if not keys:
         return 1
     per_method = len({s for _, s in keys})
-    fit = max(1, width // PANEL_MIN_WIDTH)
+    fit = max(1, width // max(PANEL_MIN_WIDTH, table_width + 5))
     if per_method <= fit:
         return per_method
     return min(fit, len(keys))

@@ -245,7 +245,7 @@ class CompareScreen(LangpruneScreen[None]):
             self._draw_facets()
             shown_tables = [t for _, _, t in self.facets]
             title = replace(table, method=None, sparsity=None).title()
-            head = f"{len(shown_tables)} tables: method x sparsity (f: one table)  {title}"
+            head = f"{title}  · {len(shown_tables)} tables: method x sparsity (f: one)"
             self.query_one("#compare-summary", Static).update(Text(head))
         else:
             grid, shown = build_table(table, diff_only=self.diff_only, clear_only=self.clear_only)
@@ -277,7 +277,7 @@ class CompareScreen(LangpruneScreen[None]):
 
         box = self.query_one("#compare-facets", ScrollableContainer)
         keys = [(m, s) for m, s, _ in self.facets]
-        cols = facets.grid_columns(keys, self.app.size.width)
+        cols = facets.grid_columns(keys, self.app.size.width, self._natural_width())
         rows = facets.grid_rows(len(keys), cols)
         # what the body leaves: summary, filter row, the note's lines and the footer
         available = max(8, self.app.size.height - 6)
@@ -300,6 +300,19 @@ class CompareScreen(LangpruneScreen[None]):
             panel.border_subtitle = diagonal_wins(t).sentence()
             panels.append(panel)
         box.mount_all(panels)
+
+    def _natural_width(self) -> int:
+        """The widest facet table's width, unexpanded (what a panel needs to show it whole)."""
+        from rich.measure import Measurement
+
+        from langprune.tui.render import build_table
+
+        console = self.app.console
+        widths = [
+            Measurement.get(console, console.options, build_table(t)[0]).maximum
+            for _, _, t in self.facets
+        ]
+        return max(widths, default=0)
 
     # ---- filter row ----
     def _sync_selects(self) -> None:

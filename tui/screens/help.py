@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -68,7 +67,7 @@ NOTES: dict[str, list[tuple[str, str]]] = {
     "ResultsScreen": [("pgup pgdn home end", "move through the rows")],
 }
 
-HIDDEN = {"screen.copy_text"}
+HIDDEN = {"screen.copy_text", "help_quit"}
 
 
 def _bindings(owner: type) -> list[Binding]:
@@ -82,9 +81,9 @@ def _bindings(owner: type) -> list[Binding]:
 
 def _explain(b: Binding, screen: str) -> str:
     return (
-        b.tooltip
-        or EXPLAIN.get(screen, {}).get(b.action)
+        EXPLAIN.get(screen, {}).get(b.action)
         or EXPLAIN[""].get(b.action)
+        or b.tooltip
         or b.description
     )
 
@@ -114,13 +113,22 @@ class HelpScreen(ModalScreen[None]):
         self.for_screen = screen
 
     def compose(self) -> ComposeResult:
-        out = []
+        from rich.console import Group
+        from rich.table import Table
+
+        parts = []
         for section, rows in key_lines(self.app, self.for_screen):
-            out.append(f"[b]{escape(section)}[/b]")
-            out.extend(f"  [b $accent]{escape(k):<18}[/] {escape(text)}" for k, text in rows)
-            out.append("")
+            table = Table(
+                box=None, show_header=False, title=section, title_justify="left",
+                title_style="bold", padding=(0, 1), expand=True,
+            )  # fmt: skip
+            table.add_column("keys", style="bold yellow", no_wrap=True, min_width=10)
+            table.add_column("what", ratio=1)
+            for keys, text in rows:
+                table.add_row(keys, text)
+            parts.append(table)
         with VerticalScroll(id="help-box"):
-            yield Static("\n".join(out).rstrip(), id="help-text")
+            yield Static(Group(*parts), id="help-text")
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(result)
