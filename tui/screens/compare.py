@@ -376,8 +376,7 @@ class CompareScreen(LangpruneScreen[None]):
                 timeout=3,
             )
             return
-        self.faceted = not self.faceted
-        self.notify("one table per method x sparsity" if self.faceted else "one table", timeout=2)
+        self.faceted = not self.faceted  # the summary line says which view this is
         self.reload()
 
     def action_delta(self) -> None:
