@@ -17,7 +17,6 @@ import pytest
 
 from langprune.engine.run import registry
 from langprune.engine.run.scheduler import Scheduler
-from langprune.errors import DiskError
 from langprune.store.rundir import RunDir
 from tests.conftest import fill_disk
 from tests.engine.run.helpers import (
@@ -119,6 +118,8 @@ def _enospc(path: str = "/ws/runner/workers/x.json") -> OSError:
 def test_a_pass_that_meets_a_full_disk_is_dropped_and_logged_once(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    from langprune.errors import DiskError
+
     sched = Scheduler(tmp_path)
 
     def full() -> bool:
@@ -141,16 +142,18 @@ def test_a_pass_that_meets_a_full_disk_is_dropped_and_logged_once(
         sched.attempt(bug)
 
 
-def test_a_worker_that_cannot_be_recorded_is_not_started(
+def test_a_worker_that_cannot_be_started_leaves_no_record(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from langprune.engine.run import scheduler
     from langprune.engine.run.slots import Slot
 
-    def refuse(self: Any, **fields: Any) -> None:
-        raise _enospc()
+    def refuse(*args: Any, **kw: Any) -> None:
+        raise _enospc(str(tmp_path / "runner" / "workers" / "w.log"))
 
-    monkeypatch.setattr(registry.WorkerRecord, "update", refuse)
+    monkeypatch.setattr(scheduler.subprocess, "Popen", refuse)
     sched = Scheduler(tmp_path)
     with pytest.raises(OSError):
         sched.spawn(Slot(None), ["r1"])
+    # no record of a worker that never started: the next pass sees the run queued, no slot taken
     assert sched.children == {} and registry.workers(tmp_path) == []
