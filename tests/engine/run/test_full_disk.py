@@ -157,3 +157,41 @@ def test_a_worker_that_cannot_be_started_leaves_no_record(
         sched.spawn(Slot(None), ["r1"])
     # no record of a worker that never started: the next pass sees the run queued, no slot taken
     assert sched.children == {} and registry.workers(tmp_path) == []
+
+
+# -- the worker's final status, without processes -------------------------------------------------
+
+
+def test_the_final_status_is_retried_then_told_on_stderr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from langprune.engine.run import worker
+    from langprune.store.rundir import create
+
+    rd = create(tmp_path / "runs", "r1", {"id": "r1"})
+    calls = []
+    real = RunDir.set_status
+
+    def full_twice(self: RunDir, state: str, **fields: Any) -> dict[str, Any]:
+        calls.append(state)
+        if len(calls) <= 2:
+            raise _enospc(str(self.status_file))
+        return real(self, state, **fields)
+
+    monkeypatch.setattr(RunDir, "set_status", full_twice)
+    monkeypatch.setattr(worker.time, "sleep", lambda s: None)
+    fields = worker.failure_fields(_enospc(str(rd.metrics)), None, "r1")
+    assert "the disk is full" in fields["error"] and str(rd.metrics) in fields["error"]
+    assert fields["error"].endswith("then langprune retry r1")
+    assert worker.record_final(rd, "failed", fields, retry_s=60) is True
+    assert rd.status()["state"] == "failed" and rd.status()["error"] == fields["error"]
+
+    calls.clear()
+    monkeypatch.setattr(RunDir, "set_status", lambda self, state, **f: (_ for _ in ()).throw(
+        _enospc(str(self.status_file))))  # fmt: skip
+    assert worker.record_final(rd, "done", {}, retry_s=0) is False
+    (line,) = worker._Current.unrecorded
+    worker._Current.unrecorded.clear()
+    assert "could not record 'done'" in line and str(rd.status_file) in line
+    assert "langprune retry r1" in line
+    assert rd.status()["state"] == "failed"  # the earlier, whole status.json: never half of one
