@@ -50,7 +50,9 @@ def test_what_is_not_a_disk_problem_is_left_alone_and_causes_are_followed() -> N
     assert disk_error(FileNotFoundError(errno.ENOENT, "No such file", "/x")) is None
     assert disk_error(ValueError("bad")) is None
     assert disk_error(_error(errno.ENOSPC, None)).path is None
-    duck = RuntimeError('IO Error: Could not write file "/ws/results.duckdb": No space left on device')
+    duck = RuntimeError(
+        'IO Error: Could not write file "/ws/results.duckdb": No space left on device'
+    )
     assert disk_error(duck).path == "/ws/results.duckdb"  # a library's error quoting the errno
     try:
         try:
