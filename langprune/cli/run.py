@@ -241,8 +241,8 @@ def _status_renderable(ws: Path, width: int = WIDE_STATUS) -> Any:
     counts = monitor.counts(items)
     head = Text(f"{len(items)} runs: ")
     # the rarer states only when some run is in them, so the line fits 80 columns
-    shown = {s: n for s, n in counts.items() if n or s in ("queued", "running", "done", "failed")}
-    for i, (s, n) in enumerate(shown.items()):
+    listed = {s: n for s, n in counts.items() if n or s in ("queued", "running", "done", "failed")}
+    for i, (s, n) in enumerate(listed.items()):
         head.append("  " * (i > 0))
         head.append(f"{n} {s}", style=STATE_STYLE.get(s, "") if n else "")
     parts: list[Any] = [workspace_line(ws), head]
