@@ -10,7 +10,7 @@ from typing import Any
 import typer
 
 from langprune.cli.common import command_hint, console, state
-from langprune.errors import LangpruneError
+from langprune.errors import LangpruneError, disk_error
 from langprune.vocab import DAMAGED, FINAL_STATES, WORKING_STATES
 
 ACTIVE_COLORS = {
@@ -128,18 +128,33 @@ def run(
 
 
 def _refresh(ws: Path) -> None:
-    """Mark vanished workers' runs and bring the store up to date (both cheap when nothing changed)."""
+    """Mark vanished workers' runs and bring the store up to date (both cheap when nothing
+    changed). A full disk stops neither from showing the runs as they are: a note says so."""
     from langprune.store.ingest import ingest
 
-    _revive(ws)
+    try:
+        _revive(ws)
+    except Exception as exc:
+        problem = disk_error(exc)
+        if problem is None:
+            raise
+        _note("run states not updated", problem)
     try:
         ingest(ws, timeout=5)
     except LangpruneError as exc:  # a busy or damaged store must not hide the runs
-        print(f"note: results not ingested yet: {exc.message}", file=sys.stderr)
-        if exc.fix:
-            print(f"fix: {exc.fix}", file=sys.stderr)
+        _note("results not ingested yet", exc)
     except Exception as exc:
-        print(f"note: results not ingested yet ({type(exc).__name__}: {exc})", file=sys.stderr)
+        problem = disk_error(exc)
+        if problem is not None:
+            _note("results not ingested yet", problem)
+        else:
+            print(f"note: results not ingested yet ({type(exc).__name__}: {exc})", file=sys.stderr)
+
+
+def _note(what: str, exc: LangpruneError) -> None:
+    print(f"note: {what}: {exc.message}", file=sys.stderr)
+    if exc.fix:
+        print(f"fix: {exc.fix}", file=sys.stderr)
 
 
 def _revive(ws: Path) -> None:
@@ -226,8 +241,8 @@ def _status_renderable(ws: Path, width: int = WIDE_STATUS) -> Any:
     counts = monitor.counts(items)
     head = Text(f"{len(items)} runs: ")
     # the rarer states only when some run is in them, so the line fits 80 columns
-    shown = {s: n for s, n in counts.items() if n or s in ("queued", "running", "done", "failed")}
-    for i, (s, n) in enumerate(shown.items()):
+    listed = {s: n for s, n in counts.items() if n or s in ("queued", "running", "done", "failed")}
+    for i, (s, n) in enumerate(listed.items()):
         head.append("  " * (i > 0))
         head.append(f"{n} {s}", style=STATE_STYLE.get(s, "") if n else "")
     parts: list[Any] = [workspace_line(ws), head]
