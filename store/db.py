@@ -21,6 +21,7 @@ from pathlib import Path
 
 import duckdb
 
+from langprune.errors import LangpruneError, disk_error
 from langprune.store import fs, schema
 from langprune.store.errors import StoreBusy, StoreError
 
@@ -53,11 +54,15 @@ _DAMAGE_SIGNS = ("Corrupt database", "checksum", "not a valid DuckDB", "Could no
                  "replaying WAL", "Serialization Error")  # fmt: skip
 
 
-def damaged(db_path: Path, exc: BaseException) -> StoreError | None:
-    """The one-line StoreError for a DuckDB error that means the database file itself is damaged
-    (truncated, garbled, not a database, unreadable), else None."""
+def damaged(db_path: Path, exc: BaseException) -> LangpruneError | None:
+    """The one-line error for a DuckDB error that means the database file itself is damaged
+    (truncated, garbled, not a database, unreadable: a StoreError) or that its disk refused a
+    write (full, read-only: a DiskError, and the database is not damaged), else None."""
     if not isinstance(exc, (duckdb.Error, OSError)):
         return None
+    disk = disk_error(exc)
+    if disk is not None:
+        return disk
     text = str(exc)
     first = text.splitlines()[0] if text else type(exc).__name__
     if isinstance(exc, PermissionError) or "Permission denied" in text:
@@ -151,19 +156,37 @@ def connect(
         with connect(db_path, read_only=False, timeout=timeout):
             pass
     with file_lock(lock_path(db_path), shared=read_only, timeout=timeout):
+        if not read_only:
+            _drop_empty(db_path)
         cursor, alias = _attach(db_path, read_only, deadline)
         try:
-            if not read_only:
-                schema.migrate(cursor)
-                _CURRENT.add(_key(db_path))
-            yield cursor
+            try:
+                if not read_only:
+                    schema.migrate(cursor)
+                    _CURRENT.add(_key(db_path))
+                yield cursor
+            finally:
+                _detach(cursor, alias)  # writes the checkpoint: a full disk can surface here
         except duckdb.Error as exc:
             problem = damaged(db_path, exc)  # a damaged block can surface in any query
             if problem is not None:
                 raise problem from None
             raise
-        finally:
-            _detach(cursor, alias)
+
+
+def _drop_empty(db_path: Path) -> None:
+    """Remove an empty database file (a first write that a full disk refused leaves one): it
+    holds nothing, and DuckDB would take it for a damaged database. Called under the write lock."""
+    if _is_empty(db_path):
+        db_path.unlink(missing_ok=True)
+
+
+def _is_empty(db_path: Path) -> bool:
+    try:
+        size = db_path.stat().st_size
+    except FileNotFoundError:
+        return False
+    return size == 0 and not db_path.with_name(db_path.name + ".wal").exists()
 
 
 # `store sql` runs people's SQL: the connection can read the database and nothing else. DuckDB's
@@ -243,7 +266,7 @@ def _key(db_path: Path) -> tuple[str, int]:
 
 def _known_current(db_path: Path, deadline: float) -> bool:
     """Whether the database exists at the current schema version (checked once per process)."""
-    if not db_path.exists():
+    if not db_path.exists() or _is_empty(db_path):
         return False
     if _key(db_path) in _CURRENT:
         return True

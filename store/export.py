@@ -12,13 +12,15 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
 from langprune.store.errors import StoreError
+from langprune.store.numfmt import cell_text, fmt_number, mean_text
 from langprune.store.table import DENSE_ROW, Cell, CompareTable
+
+__all__ = ["cell_text", "export", "fmt_number", "mean_text", "render"]
 
 Format = Literal["csv", "json", "parquet", "md", "latex"]
 FORMATS: tuple[str, ...] = ("csv", "json", "parquet", "md", "latex")
@@ -27,39 +29,6 @@ _SUFFIX = {"csv": ".csv", "json": ".json", "parquet": ".parquet", "md": ".md", "
 
 def suffix(fmt: str) -> str:
     return _SUFFIX[fmt]
-
-
-def _decimals(value: float) -> int:
-    magnitude = abs(value)
-    return 0 if magnitude >= 1000 else 1 if magnitude >= 100 else 2 if magnitude >= 1 else 3
-
-
-def fmt_number(
-    value: float | None, *, delta: str | None = None, decimals: int | None = None
-) -> str:
-    """A number for a table: few digits, deltas signed, relative deltas as percentages."""
-    if value is None or math.isnan(value):
-        return ""
-    if math.isinf(value):
-        return str(value)
-    if delta == "rel":
-        return f"{value * 100:+.1f}%"
-    sign = "+" if delta == "abs" else ""
-    places = _decimals(value) if decimals is None else decimals
-    return f"{value:{sign},.{places}f}" if places == 0 else f"{value:{sign}.{places}f}"
-
-
-def cell_text(table: CompareTable, cell: Cell) -> tuple[str, str | None]:
-    """The displayed value of a cell and its ± part: the std over seeds when several, else the
-    evaluation's standard error; None when neither is known or for a relative delta."""
-    delta = None if cell.row in (DENSE_ROW, table.baseline) else table.delta
-    shown = table.shown(cell)
-    text = fmt_number(shown, delta=delta)
-    spread = None
-    if cell.spread is not None and not math.isnan(cell.spread) and delta != "rel":
-        # The spread gets the precision of the value, so "6.00 ± 0.00" lines up.
-        spread = fmt_number(cell.spread, decimals=_decimals(shown) if shown is not None else None)
-    return text, spread
 
 
 def legend(table: CompareTable) -> str:
@@ -80,11 +49,6 @@ def legend(table: CompareTable) -> str:
 def context_line(table: CompareTable) -> str:
     """The table's full context as 'key=value' pairs (exports carry it)."""
     return "  ".join(f"{k}={v}" for k, v in table.context().items() if v not in (None, ""))
-
-
-def mean_text(table: CompareTable, value: float | None, row: str | None = None) -> str:
-    delta = None if row == DENSE_ROW else table.delta
-    return fmt_number(value, delta=delta)
 
 
 def to_json(table: CompareTable) -> dict[str, object]:
@@ -123,8 +87,16 @@ def _with_values(table: CompareTable, record: dict[str, object]) -> dict[str, ob
     return {**record, "values": list(cell.values), "seeds": list(cell.seeds)}
 
 
+def _csv_record(table: CompareTable, record: dict[str, object]) -> dict[str, object]:
+    """A CSV line: full-precision numbers (no negative zero) and `shown`, the cell as printed."""
+    cell = table.cells[(str(record["calibration"]), str(record["column"]))]
+    value, spread = cell_text(table, cell)
+    clean = {k: 0.0 if isinstance(v, float) and v == 0 else v for k, v in record.items()}
+    return {**clean, "shown": value if spread is None else f"{value} ± {spread}"}
+
+
 def to_csv(table: CompareTable) -> str:
-    records = table.records()
+    records = [_csv_record(table, r) for r in table.records()]
     out = io.StringIO()
     fields = list(records[0]) if records else ["calibration", "column", "mean"]
     writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
@@ -170,7 +142,7 @@ def _grid(
                 line.append(show(*cell_text(table, cell), cell))
         line.append(escape(mean_text(table, table.row_means.get(row), row)))
         body.append(line)
-    means = [escape(mean_text(table, table.column_means.get(c))) for c in table.columns]
+    means = [escape(mean_text(table, table.column_means.get(c), column=c)) for c in table.columns]
     return [header, *body, [escape("mean"), *means, ""]]
 
 

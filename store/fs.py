@@ -4,7 +4,8 @@
    temporary file in the target's folder, fsyncs it and renames it over the target, so a reader
    sees the old file or the new one, never half of either. A failed write leaves no temporary.
 2. **Whole-line appends.** `append_jsonl` writes one record as one `write` of one line to a file
-   opened with O_APPEND, so concurrent appenders never interleave inside a line.
+   opened with O_APPEND, so concurrent appenders never interleave inside a line; a write that a
+   full disk cuts short is taken back. An OSError of a write names its file (`naming`).
 3. **Readers skip a torn tail.** `read_jsonl` returns only the lines that end in a newline (the
    last one may still be being written) and skips a corrupt line instead of hiding the others;
    `read_tail` and `last_jsonl` read only the end of a growing file. **Damage is named, never
@@ -34,20 +35,33 @@ from typing import Any
 _MAX_SLEEP = 0.05
 
 
+@contextlib.contextmanager
+def naming(path: Path) -> Iterator[None]:
+    """Give an OSError raised in the block `path` as its filename when it has none (a write that
+    hits a full disk says only "No space left on device"), so that its reader can name the file."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is not None or exc.errno is None:
+            raise
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Replace `path` with `data` so that a reader sees the old or the new file, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with naming(path):
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -110,13 +124,24 @@ def jsonl_line(record: dict[str, Any]) -> str:
 
 def append_jsonl(path: Path, record: dict[str, Any], *, sync: bool = False) -> None:
     """Append one record as a single write of one line (O_APPEND keeps concurrent lines whole)."""
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        os.write(fd, jsonl_line(record).encode())
-        if sync:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
+    append_bytes(path, jsonl_line(record).encode(), sync=sync)
+
+
+def append_bytes(path: Path, data: bytes, *, sync: bool = False) -> None:
+    """Append `data` with one write to a file opened with O_APPEND (created user-only). A write
+    that a full disk cuts short is taken back (the file is truncated to where it was) and raised
+    as ENOSPC, so no torn line is left behind (the files appended to have one writer each)."""
+    with naming(path):
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            written = os.write(fd, data)
+            if written < len(data):
+                os.ftruncate(fd, os.fstat(fd).st_size - written)
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+            if sync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def write_jsonl_atomic(path: Path, records: Iterable[dict[str, Any]]) -> None:

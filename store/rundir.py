@@ -40,6 +40,7 @@ from typing import Any
 
 from langprune.store.fs import (
     Damaged,
+    append_bytes,
     append_jsonl,
     check_jsonl,
     last_jsonl,
@@ -234,8 +235,7 @@ class RunDir:
 
     def append_log(self, text: str) -> None:
         """Append whole lines to log.txt (the caller flushes its own stdout first)."""
-        with open(self.log, "a", encoding="utf-8") as fh:
-            fh.write(text.rstrip("\n") + "\n")
+        append_bytes(self.log, (text.rstrip("\n") + "\n").encode("utf-8"))
 
     def last_event(self) -> dict[str, Any] | None:
         return last_jsonl(self.events)

@@ -41,3 +41,44 @@ def cli(workspace: Path):
         return run_cli(*args, workspace=workspace, **kw)
 
     return _run
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A real 32 MB file system of its own (tmpfs), to fill up; skipped where mounting is refused."""
+    import shutil
+
+    mount = shutil.which("mount")
+    root = tmp_path / "disk"
+    root.mkdir()
+    if mount is None:
+        pytest.skip("no mount command: cannot make a small disk to fill")
+    made = subprocess.run(
+        [mount, "-t", "tmpfs", "-o", "size=32m,mode=0700", "tmpfs", str(root)],
+        capture_output=True,
+        text=True,
+    )
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {made.stderr.strip()}")
+    try:
+        yield root
+    finally:
+        subprocess.run(["umount", "-l", str(root)], capture_output=True)
+
+
+def fill_disk(root: Path) -> Path:
+    """Write a file until the disk holding `root` is full; delete it to give the space back."""
+    filler = root / "filler"
+    chunk = b"\0" * (1 << 20)
+    with open(filler, "wb", buffering=0) as fh:
+        try:
+            while True:
+                fh.write(chunk)
+        except OSError:
+            pass
+        try:  # the last partial pages too
+            while True:
+                fh.write(b"\0" * 512)
+        except OSError:
+            pass
+    return filler

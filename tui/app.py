@@ -94,7 +94,7 @@ class LangpruneApp(App[None]):
         from langprune.tui.screens.help import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.current_mode))
+            self.push_screen(HelpScreen(self.screen))
 
     # ---- the one place errors and outcomes reach the user ----
     def on_action_done(self, message: ActionDone) -> None:

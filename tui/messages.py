@@ -87,6 +87,8 @@ class CompareLoaded(Message):
     error: str | None = None
     auto: list[str] = field(default_factory=list)  # filters chosen for the user, as "k=v (of ...)"
     filters: dict[str, str | None] = field(default_factory=dict)  # the filters the table used
+    facets: list[Any] = field(default_factory=list)  # (method, sparsity, table) per facet
+    faceted: bool | None = None  # whether the facets were asked for (None: a redraw)
 
 
 @dataclass

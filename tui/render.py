@@ -130,10 +130,15 @@ def cell_label(table: Any, cell: Any, show_n: bool) -> str:
 
 
 def build_table(
-    table: Any, *, diff_only: bool = False, clear_only: bool = False
+    table: Any,
+    *,
+    diff_only: bool = False,
+    clear_only: bool = False,
+    expand: bool = False,
+    leading: int = 0,
 ) -> tuple[Table, list[str]]:
     """The rich Table and the columns it shows (`diff_only`: not all-equal; `clear_only`: with a
-    clear winner)."""
+    clear winner; `expand` fills the width, `leading` blank lines between rows)."""
     from langprune.store.export import mean_text
 
     columns = differing_columns(table) if diff_only else list(table.columns)
@@ -145,9 +150,9 @@ def build_table(
         box=None,
         show_edge=False,
         pad_edge=False,
-        padding=(0, 1),
+        padding=(leading, 1, 0, 1),
         header_style="bold",
-        expand=False,
+        expand=expand,
     )
     grid.add_column("calib \\ eval", style="bold", no_wrap=True)
     for column in columns:
@@ -183,7 +188,8 @@ def build_table(
     if any(r != "dense" for r in table.rows):
         means: list[Text | str] = [Text("mean", style="italic")]
         means += [
-            Text(mean_text(table, table.column_means.get(c)), style="italic") for c in columns
+            Text(mean_text(table, table.column_means.get(c), column=c), style="italic")
+            for c in columns
         ]
         means.append("")
         grid.add_section()
@@ -208,7 +214,9 @@ def compare_table(table: Any) -> Table:
     out.add_column("calib", footer="mean", style="bold", no_wrap=True)
     for column in table.columns:
         out.add_column(
-            column, justify="right", footer=mean_text(table, table.column_means.get(column))
+            column,
+            justify="right",
+            footer=mean_text(table, table.column_means.get(column), column=column),
         )
     out.add_column("mean", justify="right", footer="")
     for row in table.rows:

@@ -151,14 +151,7 @@ def prune_model(
             patterns = [Sparsity(s) for s in owl.layer_sparsity]
             timings["owl"] = _elapsed(t, dev)
         t_capture = time.perf_counter()
-        if offload:
-            move_outside_layers(model, layers, dev)
-        try:
-            with torch.no_grad():
-                inputs = capture_layer_inputs(model, layers, calib_ids, mb, dev)
-        finally:
-            if offload:
-                move_outside_layers(model, layers, torch.device("cpu"))
+        inputs = _capture(model, layers, calib_ids, mb, dev, offload)
         timings["capture"] = _elapsed(t_capture, dev)
     else:
         mb = 0
@@ -231,6 +224,26 @@ def prune_model(
     )
 
 
+def _capture(
+    model: nn.Module,
+    layers: nn.ModuleList,
+    calib_ids: torch.Tensor,
+    mb: int,
+    dev: torch.device,
+    offload: bool,
+) -> LayerInputs:
+    """Layer 0's inputs for every calibration sample; with offload the layers outside the
+    decoder stack visit the device only for the capture."""
+    if offload:
+        move_outside_layers(model, layers, dev)
+    try:
+        with torch.no_grad():
+            return capture_layer_inputs(model, layers, calib_ids, mb, dev)
+    finally:
+        if offload:
+            move_outside_layers(model, layers, torch.device("cpu"))
+
+
 def _owl_outliers(
     model: nn.Module,
     layers: nn.ModuleList,
@@ -243,14 +256,7 @@ def _owl_outliers(
 ) -> list[float]:
     """Each layer's outlier percent of Wanda scores |W| * sqrt(mean x^2) on the dense model, every
     layer fed by the dense layer before it (the first pass of luuyin/OWL's *_owl methods)."""
-    if offload:
-        move_outside_layers(model, layers, dev)
-    try:
-        with torch.no_grad():
-            inputs = capture_layer_inputs(model, layers, calib_ids, mb, dev)
-    finally:
-        if offload:
-            move_outside_layers(model, layers, torch.device("cpu"))
+    inputs = _capture(model, layers, calib_ids, mb, dev, offload)
     out: list[float] = []
     for index, layer in enumerate(layers):
         with torch.no_grad(), on_device(layer, dev, offload):

@@ -32,6 +32,11 @@ def runner_dir(workspace: Path) -> Path:
     return path
 
 
+# The exit status of a worker that a disk error (full, read-only...) stopped before its runs
+# began: they stay queued, and the scheduler waits before it starts the next worker.
+DISK_EXIT = 75  # EX_TEMPFAIL
+
+
 def pid_alive(pid: int | None) -> bool:
     """True while process `pid` exists on this host and is not a zombie (a killed worker whose
     parent has not reaped it yet is dead for our purposes)."""

@@ -8,6 +8,13 @@ log.txt, and leaves a final state in status.json: done, failed (error + tracebac
 SIGTERM stops the worker cleanly: the current run is marked cancelled, runs it had not started stay
 queued (the scheduler hands them to another worker). Under Slurm, SIGTERM also announces preemption,
 so there it only stops a run that `langprune cancel` has already marked cancelled.
+
+A disk that refuses a write (full, over quota, read-only: langprune.errors.DiskError): before a run
+has been marked running, the worker stops and leaves it and the later ones queued (exit DISK_EXIT;
+the scheduler tries again later). Once it runs, the run fails with the cause in its status.json
+(the disk, the path, and the fix: free space, then `langprune retry ID`). A final status the disk
+refuses is retried for $LANGPRUNE_RECORD_RETRY_S seconds (RECORD_RETRY_S); past that the cause goes
+to the worker's log (its stderr), and the run, never marked finished, shows as lost.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ import traceback
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, ClassVar
 
 from langprune.engine.run.pipeline import (
     CHECKPOINT,
@@ -38,7 +45,8 @@ from langprune.engine.run.pipeline import (
     store_dense,
 )
 from langprune.engine.run.progress import Heartbeat, Reporter, rss_bytes, say, seconds_text
-from langprune.engine.run.registry import WorkerRecord
+from langprune.engine.run.registry import DISK_EXIT, WorkerRecord
+from langprune.errors import DiskError, disk_error
 from langprune.store.fs import lock
 from langprune.store.rundir import RunDir
 from langprune.vocab import FINAL_STATES
@@ -55,6 +63,9 @@ OOM_HINT = (
 SLOW_ENV = "LANGPRUNE_SLOW_STAGES"
 
 SPAWNED_ENV = "LANGPRUNE_SPAWNED_AT"  # set by the scheduler
+
+RECORD_RETRY_ENV = "LANGPRUNE_RECORD_RETRY_S"
+RECORD_RETRY_S = 120.0  # how long a final status that a full disk refuses is retried
 
 log = logging.getLogger("langprune.worker")
 
@@ -86,11 +97,20 @@ class StopRequested(BaseException):
     """Raised from the SIGTERM handler; a BaseException so engine code cannot swallow it."""
 
 
+class DiskStop(Exception):
+    """A disk error before the run was marked running: it and the runs after it stay queued."""
+
+    def __init__(self, problem: DiskError) -> None:
+        super().__init__(problem.message)
+        self.problem = problem
+
+
 class _Current:
     """The run being executed, for the signal handler."""
 
     rd: RunDir | None = None
     slurm: bool = False
+    unrecorded: ClassVar[list[str]] = []  # final states no disk took: told on its own stderr
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -123,8 +143,7 @@ def memory_bytes() -> int | None:
 def redirect_output(path: Path) -> Iterator[None]:
     """Point file descriptors 1 and 2 at `path` (appending), so that every library's output lands
     in the run's log, then put them back."""
-    sys.stdout.flush()
-    sys.stderr.flush()
+    _flush()
     saved = os.dup(1), os.dup(2)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
@@ -132,19 +151,71 @@ def redirect_output(path: Path) -> Iterator[None]:
         os.dup2(fd, 2)
         yield
     finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        _flush()
         os.dup2(saved[0], 1)
         os.dup2(saved[1], 2)
         for f in (fd, *saved):
             os.close(f)
 
 
+def _flush() -> None:
+    """Flush Python's stdout and stderr; output a full disk refuses is lost, not a crash."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError):
+            stream.flush()
+
+
 def _note(rd: RunDir, text: str) -> None:
     """A line of the worker's own in the run's log (written to the file, whatever sys.stdout is)."""
-    sys.stdout.flush()
-    sys.stderr.flush()
+    _flush()
     rd.append_log(text)
+
+
+def _try_note(rd: RunDir, text: str) -> None:
+    """`_note` where a full disk must not change the outcome (a line after the final status)."""
+    try:
+        _note(rd, text)
+    except OSError as exc:
+        if disk_error(exc) is None:
+            raise
+
+
+def _tell(text: str) -> None:
+    """A line on the worker's stderr (its log, or the run's during a run), if it can be written."""
+    with contextlib.suppress(OSError):
+        print(text, file=sys.stderr, flush=True)
+
+
+def record_final(
+    rd: RunDir, state: str, fields: dict[str, Any], retry_s: float | None = None
+) -> bool:
+    """Write a run's final status; a disk error is retried (every 2 s) for `retry_s` seconds
+    (default $LANGPRUNE_RECORD_RETRY_S, else RECORD_RETRY_S). False when it was never written:
+    the cause then goes to the worker's stderr. The write is atomic: never half a status.json."""
+    if retry_s is None:
+        retry_s = _float_env(RECORD_RETRY_ENV)
+        retry_s = RECORD_RETRY_S if retry_s is None else retry_s
+    deadline = time.monotonic() + retry_s
+    told = False
+    while True:
+        try:
+            rd.set_status(state, **fields)
+            return True
+        except OSError as exc:
+            problem = disk_error(exc, then=f"langprune retry {rd.id}")
+            if problem is None:
+                raise
+            left = deadline - time.monotonic()
+            if left <= 0:
+                _Current.unrecorded.append(
+                    f"run {rd.id}: could not record '{state}' ({fields.get('error') or state}) "
+                    f"in {rd.status_file}: {problem.message}; fix: {problem.fix}"
+                )
+                return False
+            if not told:
+                _tell(f"run {rd.id}: {problem.message}; retrying for {retry_s:.0f} s")
+                told = True
+            time.sleep(min(2.0, left))
 
 
 def attempt_header(rd: RunDir, run_id: str, worker_id: str) -> str:
@@ -189,11 +260,17 @@ def summary_line(rd: RunDir, state: str, seconds: dict[str, float], fields: dict
     return text
 
 
-def failure_fields(exc: BaseException, device: str | None) -> dict[str, Any]:
-    """status.json fields for a failed run: one-line error, traceback tail, OOM advice."""
+def failure_fields(
+    exc: BaseException, device: str | None, run_id: str | None = None
+) -> dict[str, Any]:
+    """status.json fields for a failed run: one-line error, traceback tail, OOM advice; a full
+    (read-only, failing) disk is named with the path and the fix (free space, then retry)."""
     text = f"{type(exc).__name__}: {exc}".strip().splitlines()
     error = text[0] if text else type(exc).__name__
-    if type(exc).__name__ == "OutOfMemoryError" or "out of memory" in str(exc).lower():
+    disk = disk_error(exc, then=f"langprune retry {run_id}" if run_id else "retry the run")
+    if disk is not None:
+        error = f"{disk.message} — fix: {disk.fix}"
+    elif type(exc).__name__ == "OutOfMemoryError" or "out of memory" in str(exc).lower():
         error = f"{error} — " + OOM_HINT.format(device=device or "the device")
     tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
     tail = "".join(tb).splitlines()[-TRACEBACK_LINES:]
@@ -259,6 +336,7 @@ def _one_run(
     _Current.rd = rd
     t0 = time.time()
     device = ctx.loaded.device if ctx else None
+    marked = False  # status.json says running: from here on a disk error fails the run
     try:
         with Heartbeat(rd, reporter), redirect_output(rd.log):
             _note(rd, attempt_header(rd, run.id, worker_id))
@@ -277,6 +355,7 @@ def _one_run(
                 error=None,
                 traceback=None,
             )
+            marked = True
             try:
                 seconds: dict[str, float] = {}
                 if reuse_dense(run, rd, workspace):
@@ -308,25 +387,33 @@ def _one_run(
                 seconds["total"] = time.time() - t0
                 fields["seconds"] = seconds
                 reporter(stage="done", step=1, total=1)
-                rd.set_status("done", **fields)
-                _note(rd, summary_line(rd, "done", seconds, fields))
-                (rd.path / CHECKPOINT).unlink(missing_ok=True)
-                return ctx, "done"
             except StopRequested:
-                rd.set_status("cancelled", error="cancelled (SIGTERM)")
-                _note(rd, summary_line(rd, "cancelled", {"total": time.time() - t0}, {}))
+                record_final(rd, "cancelled", {"error": "cancelled (SIGTERM)"}, retry_s=0)
+                _try_note(rd, summary_line(rd, "cancelled", {"total": time.time() - t0}, {}))
                 raise
             except Exception as exc:
-                fields = failure_fields(exc, device)
-                rd.set_status("failed", **fields)
-                _note(rd, fields["traceback"])
-                _note(rd, summary_line(rd, "failed", {"total": time.time() - t0}, fields))
+                fields = failure_fields(exc, device, run.id)
+                recorded = record_final(rd, "failed", fields)
+                _try_note(rd, fields["traceback"])
+                _try_note(rd, summary_line(rd, "failed", {"total": time.time() - t0}, fields))
                 if ctx is not None:
                     ctx.dirty = True  # the weights may be half pruned: restore before the next run
                 _free_cuda_cache()
-                return ctx, "failed"
+                return ctx, "failed" if recorded else "unrecorded"
+            if not record_final(rd, "done", fields):
+                return ctx, "unrecorded"
+            _try_note(rd, summary_line(rd, "done", seconds, fields))
+            (rd.path / CHECKPOINT).unlink(missing_ok=True)
+            return ctx, "done"
+    except OSError as exc:
+        problem = disk_error(exc, then="the scheduler starts the run again by itself")
+        if marked or problem is None:
+            raise
+        raise DiskStop(problem) from exc
     finally:
         _Current.rd = None
+        while _Current.unrecorded:  # on the worker's own stderr now that the run's log is closed
+            _tell(_Current.unrecorded.pop(0))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -347,24 +434,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         if held is None:
             print(f"worker {worker_id} is already running", file=sys.stderr)
             return 3
-        record.update(
-            id=worker_id,
-            pid=os.getpid(),
-            host=socket.gethostname(),
-            started_at=started,
-            runs=list(args.runs),
-            cuda_visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES"),
-        )
         install_signal_handlers()
         try:
+            record.update(
+                id=worker_id,
+                pid=os.getpid(),
+                host=socket.gethostname(),
+                started_at=started,
+                runs=list(args.runs),
+                cuda_visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES"),
+            )
             states = run_worker(
                 workspace, args.runs, worker_id, checkpoints=args.checkpoints, started_at=started
             )
         except StopRequested:
-            record.update(finished_at=time.time(), stopped=True)
+            _update_quietly(record, finished_at=time.time(), stopped=True)
             return 143
-        record.update(finished_at=time.time(), states=states)
+        except (DiskStop, OSError) as exc:
+            problem = exc.problem if isinstance(exc, DiskStop) else disk_error(exc)
+            if problem is None:
+                raise
+            _tell(f"worker {worker_id}: {problem.message}; runs not started stay queued")
+            return DISK_EXIT
+        _update_quietly(record, finished_at=time.time(), states=states)
     return 0
+
+
+def _update_quietly(record: WorkerRecord, **fields: Any) -> None:
+    """Add the worker's outcome to its record; a full disk only loses this note (the runs'
+    own states are in their status.json)."""
+    try:
+        record.update(**fields)
+    except OSError as exc:
+        if disk_error(exc) is None:
+            raise
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import typer
 
 from langprune import __version__
 from langprune.cli.common import State
-from langprune.errors import LangpruneError
+from langprune.errors import LangpruneError, disk_error
 
 app = typer.Typer(
     name="langprune",
@@ -81,14 +81,20 @@ _register()
 
 def main() -> None:
     """The one error boundary: a LangpruneError prints its message (one `error:` line per line,
-    a SpecError one per problem) and its fix, and exits 2 (StoreBusy: 1); other exceptions are
-    bugs and keep their traceback."""
+    a SpecError one per problem) and its fix, and exits 2 (StoreBusy: 1); so does a disk that
+    refused a write anywhere in a command (full, over quota, read-only, failing: a DiskError
+    naming the cause and the path); other exceptions are bugs and keep their traceback."""
     try:
         app()
     except LangpruneError as exc:
         report(exc)
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as exc:
+        problem = disk_error(exc)
+        if problem is None:
+            raise
+        report(problem)
 
 
 def report(exc: LangpruneError) -> NoReturn:

@@ -335,7 +335,7 @@ def _rich_compare(table: Any) -> Any:
     out.add_column("calib", footer="mean", style="bold", no_wrap=True)
     for column in table.columns:
         mean = table.column_means.get(column)
-        out.add_column(column, justify="right", footer=mean_text(table, mean))
+        out.add_column(column, justify="right", footer=mean_text(table, mean, column=column))
     out.add_column("mean", justify="right", footer="")
     for row in table.rows:
         cells: list[Any] = [Text(row, style="dim italic" if row == DENSE_ROW else "bold")]

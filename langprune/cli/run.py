@@ -10,7 +10,7 @@ from typing import Any
 import typer
 
 from langprune.cli.common import command_hint, console, state
-from langprune.errors import LangpruneError
+from langprune.errors import LangpruneError, disk_error
 from langprune.vocab import DAMAGED, FINAL_STATES, WORKING_STATES
 
 ACTIVE_COLORS = {
@@ -128,18 +128,33 @@ def run(
 
 
 def _refresh(ws: Path) -> None:
-    """Mark vanished workers' runs and bring the store up to date (both cheap when nothing changed)."""
+    """Mark vanished workers' runs and bring the store up to date (both cheap when nothing
+    changed). A full disk stops neither from showing the runs as they are: a note says so."""
     from langprune.store.ingest import ingest
 
-    _revive(ws)
+    try:
+        _revive(ws)
+    except Exception as exc:
+        problem = disk_error(exc)
+        if problem is None:
+            raise
+        _note("run states not updated", problem)
     try:
         ingest(ws, timeout=5)
     except LangpruneError as exc:  # a busy or damaged store must not hide the runs
-        print(f"note: results not ingested yet: {exc.message}", file=sys.stderr)
-        if exc.fix:
-            print(f"fix: {exc.fix}", file=sys.stderr)
+        _note("results not ingested yet", exc)
     except Exception as exc:
-        print(f"note: results not ingested yet ({type(exc).__name__}: {exc})", file=sys.stderr)
+        problem = disk_error(exc)
+        if problem is not None:
+            _note("results not ingested yet", problem)
+        else:
+            print(f"note: results not ingested yet ({type(exc).__name__}: {exc})", file=sys.stderr)
+
+
+def _note(what: str, exc: LangpruneError) -> None:
+    print(f"note: {what}: {exc.message}", file=sys.stderr)
+    if exc.fix:
+        print(f"fix: {exc.fix}", file=sys.stderr)
 
 
 def _revive(ws: Path) -> None:
@@ -159,7 +174,60 @@ def _queue_order(items: list[Any]) -> list[Any]:
     return sorted(items, key=lambda v: float(v.status.get("queued_at") or 0))
 
 
-def _status_renderable(ws: Path) -> Any:
+# from this width the running runs are one table row each; below it, two lines each
+WIDE_STATUS = 120
+
+
+def _running_cells(v: Any) -> dict[str, str]:
+    """What `status` shows of a running run, by column name."""
+    from langprune.engine.run import monitor
+    from langprune.tui.render import iso_time
+
+    e = v.event or {}
+    return {
+        "stage": v.stage_text,
+        "progress": f"{v.fraction * 100:.0f}%",
+        "tok/s": f"{e['tokens_per_s']:.0f}" if e.get("tokens_per_s") else "-",
+        "mem": monitor.human_bytes(e.get("mem_bytes")),
+        "ETA": monitor.human_seconds(e.get("eta_s")),
+        "device": str(v.status.get("job_id") or v.status.get("device") or "-"),
+        "started": iso_time(v.status.get("running_at")),
+    }
+
+
+def _running_table(active: list[Any]) -> Any:
+    """Running runs on a wide terminal: one row each."""
+    from langprune.tui.render import listing_table
+
+    table = listing_table("running")
+    table.add_column("id", no_wrap=True, min_width=12, style="bold")
+    table.add_column("run", overflow="fold", ratio=1)
+    for name in ("stage", "progress", "tok/s", "mem", "ETA", "device", "started"):
+        table.add_column(name, no_wrap=True)
+    for v in active:
+        table.add_row(v.id, v.label, *_running_cells(v).values())
+    return table
+
+
+def _running_lines(active: list[Any]) -> Any:
+    """Running runs on a narrow terminal: the id, start time and run on one line, then its
+    progress, so nothing is squeezed into a column of a few cells (80 columns hold both)."""
+    from rich.console import Group
+    from rich.text import Text
+
+    lines: list[Any] = [Text("running", style="bold")]
+    for v in active:
+        cells = _running_cells(v)
+        head = Text(" ")
+        head.append(v.id, style="bold")
+        head.append(f"  {cells['started']}  {v.label}")
+        lines.append(head)
+        tail = f"{cells['stage']}  {cells['progress']}  {cells['tok/s']} tok/s  {cells['mem']}"
+        lines.append(Text(f"   {tail}  ETA {cells['ETA']}  on {cells['device']}"))
+    return Group(*lines)
+
+
+def _status_renderable(ws: Path, width: int = WIDE_STATUS) -> Any:
     """The workspace read, counts by state, then running runs, the queue in the order it will
     run, and failed runs. Run ids are never cut (other columns wrap instead), so any id shown
     can be pasted into `logs`, `cancel` or `retry`; times are ISO 8601."""
@@ -167,12 +235,14 @@ def _status_renderable(ws: Path) -> Any:
     from rich.text import Text
 
     from langprune.engine.run import monitor, registry
-    from langprune.tui.render import STATE_STYLE, iso_time, listing_table, workspace_line
+    from langprune.tui.render import STATE_STYLE, listing_table, workspace_line
 
     items = monitor.views(ws)
     counts = monitor.counts(items)
     head = Text(f"{len(items)} runs: ")
-    for i, (s, n) in enumerate(counts.items()):
+    # the rarer states only when some run is in them, so the line fits 80 columns
+    listed = {s: n for s, n in counts.items() if n or s in ("queued", "running", "done", "failed")}
+    for i, (s, n) in enumerate(listed.items()):
         head.append("  " * (i > 0))
         head.append(f"{n} {s}", style=STATE_STYLE.get(s, "") if n else "")
     parts: list[Any] = [workspace_line(ws), head]
@@ -180,25 +250,7 @@ def _status_renderable(ws: Path) -> Any:
     parts.append(Text(f"scheduler: {'pid ' + str(sched.get('pid')) if sched else 'not running'}"))
     active = [v for v in items if v.state in WORKING_STATES]
     if active:
-        table = listing_table("running")
-        table.add_column("id", no_wrap=True, min_width=12, style="bold")
-        for name in ("run", "stage", "progress", "tok/s", "mem", "ETA", "device"):
-            table.add_column(name, overflow="fold")
-        table.add_column("started", no_wrap=True)
-        for v in active:
-            e = v.event or {}
-            table.add_row(
-                v.id,
-                v.label,
-                v.stage_text,
-                f"{v.fraction * 100:.0f}%",
-                f"{e['tokens_per_s']:.0f}" if e.get("tokens_per_s") else "-",
-                monitor.human_bytes(e.get("mem_bytes")),
-                monitor.human_seconds(e.get("eta_s")),
-                str(v.status.get("job_id") or v.status.get("device") or "-"),
-                iso_time(v.status.get("running_at")),
-            )
-        parts.append(table)
+        parts.append(_running_table(active) if width >= WIDE_STATUS else _running_lines(active))
     queued = _queue_order([v for v in items if v.state == "queued"])
     if queued:
         shown = queued[:20]
@@ -231,19 +283,19 @@ def status(
     _refresh(ws)
     out = console()
     if not watch:
-        out.print(_status_renderable(ws))
+        out.print(_status_renderable(ws, out.width))
         return
     from rich.live import Live
 
     try:
-        with Live(_status_renderable(ws), console=out, refresh_per_second=2) as live:
+        with Live(_status_renderable(ws, out.width), console=out, refresh_per_second=2) as live:
             last = time.time()
             while True:
                 time.sleep(1)
                 if time.time() - last > 10:
                     _refresh(ws)
                     last = time.time()
-                live.update(_status_renderable(ws))
+                live.update(_status_renderable(ws, out.width))
     except KeyboardInterrupt:
         pass
 

@@ -59,6 +59,21 @@ def test_status_names_the_workspace_and_keeps_ids_whole(ws) -> None:
     assert done.stdout.index("running") < done.stdout.index("failed")
 
 
+def test_status_running_runs_fit_80_columns_and_are_one_row_when_wide(ws) -> None:
+    root, ids = ws
+    rd = RunDir(root / "runs" / ids[7])
+    spec = rd.read_spec() or {}
+    label = f"calib={spec['calibration_language']} seed={spec['seed']}"
+    narrow = cli(root, "status").stdout.splitlines()
+    assert all(len(line) <= 80 for line in narrow), narrow
+    at = next(i for i, line in enumerate(narrow) if line.startswith(f" {ids[7]}  "))
+    assert label in narrow[at] and ISO.search(narrow[at])  # id, start time and run on one line
+    assert "%" in narrow[at + 1] and "ETA" in narrow[at + 1]  # its progress on the next
+    wide = cli(root, "status", width=160).stdout.splitlines()
+    row = next(line for line in wide if line.startswith(f" {ids[7]} "))
+    assert label in row and "%" in row and ISO.search(row)
+
+
 def test_results_at_80_columns(ws) -> None:
     root, ids = ws
     done = cli(root, "results")

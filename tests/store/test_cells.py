@@ -84,7 +84,8 @@ def test_honest_winners_and_wins_count(workspace: Path) -> None:
     wins = diagonal_wins(t)
     assert wins.sentence() == "diagonal wins: 2 of 3 (1 clear)"
     md = render(t, "md")
-    assert "**16.00 ± 1.41** †" in md and "~11.00 ± 1.41 †" in md and "failed" in md
+    # decimals per column from the uncertainty: two significant digits of the median ± (1.41)
+    assert "**16.0 ± 1.4** †" in md and "~11.0 ± 1.4 †" in md and "failed" in md
 
 
 def test_paired_delta_against_pinned_english(workspace: Path) -> None:

@@ -73,8 +73,10 @@ def test_markdown_structure(table: CompareTable, tmp_path: Path) -> None:
     assert lines[0] == "| calibration | de | en | mean |"
     assert lines[1] == "|:---|---:|---:|---:|"
     assert [line.split("|")[1].strip() for line in lines[2:]] == ["dense", "de", "en", "sw", "mean"]
-    assert "| en | +10.00 ± 2.83 | **+3.00 ± 1.41** † | +6.50 |" in lines
-    assert "| sw | – | +6.00 ± 1.41 | +6.00 |" in lines
+    # one number of decimals per column: from its uncertainties (two digits of the median ±)
+    assert "| en | +10.0 ± 2.8 | **+3.0 ± 1.4** † | +6.50 |" in lines
+    assert "| sw | – | +6.0 ± 1.4 | +6.00 |" in lines
+    assert "| dense | 12.0 | 8.0 | 10.00 |" in lines
     assert text.count("**") == 2 * (len(table.best) + 1)  # best cells, plus the bold title
     assert text.count("†") == 2 + 1  # the diagonal cells, plus the legend
 

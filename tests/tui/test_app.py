@@ -272,6 +272,6 @@ async def test_help_and_screen_keys(fake_ws: Path) -> None:
             if mode == "compose":
                 await pilot.press("escape")  # leave the text field so digits switch again
         await pilot.press("question_mark")
-        await wait_for(pilot, lambda: "compose · runs · results · compare" in screen_text(app))
+        await wait_for(pilot, lambda: "everywhere" in screen_text(app))
         await pilot.press("escape")
         assert app.current_mode == "runs"

@@ -52,3 +52,27 @@ async def test_a_damaged_run_shows_on_the_runs_screen_with_its_fix(fake_ws: Path
         title = str(app.screen.query_one("#log-title", Static).render())
         assert f"langprune retry {done.id}" in title
         assert RunDir(done.path).status_file.read_text() == '{"state": "do'
+
+
+async def test_a_full_disk_is_shown_in_place_on_the_results_screen(
+    fake_ws: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import os
+
+    from langprune.tui import results_data
+
+    where = str(db_path(fake_ws))
+
+    def full(*args: object, **kw: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), where)
+
+    monkeypatch.setattr(results_data, "load", full)
+    app = LangpruneApp(fake_ws, start="results")
+    async with app.run_test(size=(160, 40)) as pilot:
+        summary = app.screen.query_one("#results-summary", Static)
+        await wait_for(pilot, lambda: "disk is full" in str(summary.render()))
+        text = str(summary.render())
+        assert where in text and "free space" in text
+        await pilot.pause(0.2)
+        assert app.is_running and app.return_code is None

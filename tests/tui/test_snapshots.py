@@ -35,8 +35,13 @@ def _ready(mode: str):
                 )
                 await pilot.press("enter")
                 await wait_for(pilot, lambda: getattr(app.screen, "loaded", False))
-        elif mode == "compare":
+        elif mode in ("compare", "compare-table"):
             await wait_for(pilot, lambda: screen.table is not None and True)
+            if screen.facets_shown():
+                await wait_for(pilot, lambda: len(screen.query(".facet")) == 4)
+            if mode == "compare-table":  # f: the single table (below 120 columns it always is)
+                await pilot.press("f")
+                await wait_for(pilot, lambda: not screen.query_one("#compare-facets").display)
             await pilot.pause(0.5)
         elif mode == "compose":
             await wait_for(
@@ -61,7 +66,9 @@ def _ready(mode: str):
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-@pytest.mark.parametrize("mode", ["compose", "runs", "results", "card", "compare", "help", "log"])
+@pytest.mark.parametrize(
+    "mode", ["compose", "runs", "results", "card", "compare", "compare-table", "help", "log"]
+)
 def test_screen_snapshot(
     mode: str, size: tuple[int, int], fake_ws: Path, snap_compare, monkeypatch
 ) -> None:
@@ -69,7 +76,9 @@ def test_screen_snapshot(
 
     # the default corpus depends on whether this machine has the handbook: fix it for the picture
     monkeypatch.setattr(form, "default_corpus", lambda: "handbook")
-    start = {"help": "runs", "log": "runs", "card": "results"}.get(mode, mode)
+    start = {"help": "runs", "log": "runs", "card": "results", "compare-table": "compare"}.get(
+        mode, mode
+    )
     app = LangpruneApp(fake_ws, start=start)
     assert snap_compare(app, terminal_size=size, run_before=_ready(mode))
 

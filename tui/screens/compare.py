@@ -1,69 +1,88 @@
 """Compare screen: calibration language (rows) x evaluation language (columns) for one metric.
 
-All numbers come from `store.queries.compare`, queried in a thread worker. When several methods,
-sparsities, corpora or models remain, the store refuses to average them (AmbiguousComparison); the
-screen then picks the first value of that filter itself and says so, so a newcomer sees a table at
-once and can change the choice in the filter row.
+All numbers come from `store.queries.compare`, queried in a thread worker (`tui.compare_data`).
+From 120 columns on, the screen shows small multiples: one such table per method x sparsity, in a
+grid that fills the screen (`tui.facets`); `f` switches to the single table, which narrower
+terminals always show. When several methods, sparsities, corpora or models remain for the single
+table, the screen picks the first value itself and says so, so a newcomer sees a table at once
+and can change the choice in the filter row.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, ScrollableContainer, Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Input, Label, Select, Static
+from textual.widgets import Footer, Select, Static
 
 from langprune.errors import LangpruneError
+from langprune.tui import facets
+from langprune.tui.compare_data import FILTERS
 from langprune.tui.messages import ActionDone, ChoicesLoaded, CompareLoaded
 from langprune.tui.screens.base import LangpruneScreen
-from langprune.vocab import Sparsity
+from langprune.tui.screens.compare_export import ExportScreen, OverwriteScreen
 
 ANY = "(any)"
-FILTERS = ("experiment", "model", "method", "sparsity", "task")
-
-
-def _extra(filters: dict[str, str | None]) -> dict[str, Any]:
-    """The filters beyond FILTERS (chosen automatically), as keyword arguments of compare."""
-    return {k: v for k, v in filters.items() if k not in FILTERS}
-
-
 DELTAS = (None, "abs", "rel")
 # bits per byte first: unlike token perplexity it compares across tokenizers and scripts
 PREFERRED_METRICS = ("bpb", "ppl", "acc", "acc_norm")
+LEGEND = " · ".join(
+    [
+        "[b]bold[/b] clear best",
+        "[u]underlined[/u] tied within ±",
+        "[on #303a5f] diagonal [/] calibrated in that language",
+        "colour best→worst per column",
+    ]
+)
 
 
 class CompareScreen(LangpruneScreen[None]):
+    HELP_TITLE = "compare"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("m", "focus_filters", "Metric/filters"),
-        Binding("d", "delta", "Delta"),
-        Binding("x", "diff_only", "Diff-only"),
-        Binding("w", "clear_only", "Clear winners"),
-        Binding("t", "next_task", "Task"),
-        Binding("e", "export", "Export"),
-        Binding("p", "plot", "Plot"),
-        Binding("v", "plot_kind", "Plot kind", show=False),
-        Binding("g", "reload", "Reload", show=False),
-        Binding("escape", "focus_table", "Table", show=False),
-    ]
+        Binding("m", "focus_filters", "Metric/filters", tooltip="metric chooser, then the "
+                "experiment, model, method, sparsity and task filters (Tab moves on)"),
+        Binding("f", "facets", "Facets", tooltip="one table per method x sparsity (from 120 "
+                "columns) ↔ the single table of the chosen method and sparsity"),
+        Binding("d", "delta", "Delta", tooltip="delta vs dense: off → absolute → relative (%)"),
+        Binding("x", "diff_only", "Diff-only", tooltip="hide columns where every row is the same"),
+        Binding("w", "clear_only", "Clear winners",
+                tooltip="show only columns with a clear best (beyond the uncertainty)"),
+        Binding("t", "next_task", "Task", tooltip="next task: show the metric of the next "
+                "lm-eval task or perplexity corpus present, then of all of them"),
+        Binding("e", "export", "Export", tooltip="export the whole table (CSV, Markdown, LaTeX)"),
+        Binding("p", "plot", "Plot", tooltip="plot panel on/off: what the table shows (deltas "
+                "in delta mode)"),
+        Binding("v", "plot_kind", "Plot kind", show=False,
+                tooltip="plot: across sparsity (N:M as their own points) ↔ per-language bars"),
+        Binding("g", "reload", "Reload", show=False, tooltip="reload from the store"),
+        Binding("escape", "focus_table", "Table", show=False,
+                tooltip="back to the table from the filter row"),
+    ]  # fmt: skip
 
     def __init__(self) -> None:
         super().__init__()
         self.metric: str | None = None
         self.filters: dict[str, str | None] = dict.fromkeys(FILTERS)
+        self.auto_fields: set[str] = set()  # filters the screen chose, not the user
         self.delta: str | None = None
         self.diff_only = False
         self.clear_only = False
+        self.faceted = True  # the preference; shown only from FACET_MIN_WIDTH columns
         self.plot_kind = "sparsity"  # sparsity | bars
         self.table: Any | None = None
+        self.facets: list[tuple[str, str, Any]] = []
+        self.plot: Any | None = None  # the PlotData last drawn
         self.choices: dict[str, list[str]] = {}
         self.metrics: list[str] = []
         self._syncing = False
+        self._expect: dict[str, object] = {}  # each Select's value as the screen last set it
+        self._shown_faceted: bool | None = None
         self.auto_note = ""
 
     def compose(self) -> ComposeResult:
@@ -77,6 +96,7 @@ class CompareScreen(LangpruneScreen[None]):
         with Vertical(id="compare-body"):
             with ScrollableContainer(id="compare-scroll", can_focus=True):
                 yield Static("", id="compare-table")
+            yield ScrollableContainer(id="compare-facets", can_focus=True)
             yield Static("", id="compare-note")
         yield Footer()
 
@@ -86,6 +106,14 @@ class CompareScreen(LangpruneScreen[None]):
     def on_screen_resume(self) -> None:
         # also the first showing; after the frame so the query never delays the first paint
         self.call_after_refresh(self.load_choices)
+
+    def facets_shown(self) -> bool:
+        """Small multiples: wanted and the terminal is wide enough."""
+        return self.faceted and self.app.size.width >= facets.FACET_MIN_WIDTH
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self._shown_faceted is not None and self._shown_faceted != self.facets_shown():
+            self.reload()
 
     # ---- workers ----
     @work(thread=True, exclusive=True, group="compare-choices", name="compare choices")
@@ -115,146 +143,176 @@ class CompareScreen(LangpruneScreen[None]):
             )
             self.query_one("#compare-table", Static).update("")
             return
+        asked = {k: v for k, v in self.filters.items() if k not in self.auto_fields}
         self._compare(
-            self.metric, dict(self.filters), self.delta, self.plot_shown(), self.plot_kind
+            self.metric,
+            dict(self.filters),
+            asked,
+            self.delta,
+            self.plot_shown(),
+            self.plot_kind,
+            self.facets_shown(),
         )
 
     @work(thread=True, exclusive=True, group="compare-query", name="compare")
     def _compare(
-        self, metric: str, filters: dict[str, str | None], delta: str | None, plot: bool, kind: str
+        self,
+        metric: str,
+        filters: dict[str, str | None],
+        asked: dict[str, str | None],
+        delta: str | None,
+        plot: bool,
+        kind: str,
+        faceted: bool,
     ) -> None:
-        from langprune.store.queries import AmbiguousComparison, compare
+        from langprune.tui import compare_data
 
-        auto: list[str] = []
-        for _ in range(len(FILTERS) + 6):
-            try:
-                table = compare(
-                    self.app.workspace,
+        ws = self.app.workspace
+        try:
+            found = compare_data.narrow(ws, metric, filters, delta)
+            tables = (
+                compare_data.facet_tables(ws, metric, found.filters, delta, self.choices, asked)
+                if faceted
+                else []
+            )
+            series = (
+                compare_data.plot_data(
+                    ws,
+                    found.table,
                     metric,
-                    experiment=filters["experiment"],
-                    model=filters["model"],
-                    method=filters["method"],
-                    sparsity=filters["sparsity"],
-                    task=filters["task"],
-                    delta=delta,  # type: ignore[arg-type]  # self.delta only ever holds None, "abs" or "rel"
-                    refresh=not auto,
-                    **_extra(filters),  # auto-chosen
+                    found.filters,
+                    delta,
+                    kind,
+                    self.choices.get("sparsity", []),
                 )
-                break
-            except AmbiguousComparison as exc:
-                if not exc.choices:
-                    raise
-                pick = _first_choice(exc.field, exc.choices)
-                filters[exc.field] = pick
-                auto.append(f"{exc.field}={pick} (of {', '.join(exc.choices)})")
-            except ValueError as exc:  # StoreError (a damaged database too): the CLI's words
-                text = exc.report() if isinstance(exc, LangpruneError) else str(exc)
-                self.post_message(CompareLoaded(None, None, text))
-                return
-        else:
-            self.post_message(CompareLoaded(None, None, "could not narrow the comparison down"))
+                if plot
+                else None
+            )
+        except ValueError as exc:  # StoreError (a damaged database too): the CLI's words
+            text = exc.report() if isinstance(exc, LangpruneError) else str(exc)
+            self.post_message(CompareLoaded(None, None, text))
             return
-        series = self._plot_series(table, metric, filters, kind) if plot else None
-        self.post_message(CompareLoaded(table, series, None, auto=auto, filters=filters))
-
-    def _plot_series(
-        self, table: Any, metric: str, filters: dict[str, str | None], kind: str
-    ) -> Any:
-        """Data for the plot panel, from the same comparison query (one per sparsity level)."""
-        from langprune.store.queries import compare
-        from langprune.store.table import DENSE_ROW
-
-        if kind == "bars":
-            rows = [r for r in table.rows][:8]
-            return {
-                "kind": "bars",
-                "columns": list(table.columns),
-                "series": {
-                    r: [
-                        table.shown(table.cells[(r, c)]) if (r, c) in table.cells else 0.0
-                        for c in table.columns
-                    ]
-                    for r in rows
-                },
-            }
-        levels = [s for s in self.choices.get("sparsity", []) if s]
-        points: dict[str, list[tuple[float, float]]] = {}
-        for level in sorted(levels, key=lambda s: Sparsity.parse(s).fraction):
-            try:
-                t = compare(
-                    self.app.workspace,
-                    metric,
-                    experiment=filters["experiment"],
-                    model=filters["model"],
-                    method=filters["method"],
-                    sparsity=level,
-                    task=filters["task"],
-                    refresh=False,
-                    **_extra(filters),
-                )
-            except ValueError:
-                continue
-            for row in t.rows:
-                if row == DENSE_ROW:
-                    continue
-                mean = t.row_means.get(row)
-                if mean is not None:
-                    points.setdefault(row, []).append((Sparsity.parse(level).fraction, mean))
-        return {"kind": "sparsity", "series": points, "levels": levels}
+        self.post_message(
+            CompareLoaded(
+                found.table,
+                series,
+                None,
+                auto=found.auto,
+                filters=found.filters,
+                facets=tables,
+                faceted=faceted,
+            )
+        )
 
     def on_compare_loaded(self, message: CompareLoaded) -> None:
         summary = self.query_one("#compare-summary", Static)
         body = self.query_one("#compare-table", Static)
-        note = self.query_one("#compare-note", Static)
         if message.error or message.table is None:
             summary.update(Text.assemble("compare · ", (str(message.error), "red")))
             body.update("")
             self.table = None
             return
-        from langprune.tui.render import build_table, uniform_n
-
-        table = message.table
-        self.table = table
-        chosen = message.filters
-        if chosen:
-            self.filters.update({k: v for k, v in chosen.items() if k in FILTERS})
+        self.table = message.table
+        if message.filters:
+            self.filters.update({k: v for k, v in message.filters.items() if k in FILTERS})
             self._sync_selects()
-        from langprune.store.findings import diagonal_wins
-
-        grid, shown = build_table(table, diff_only=self.diff_only, clear_only=self.clear_only)
-        body.update(grid if table.rows else "no values for these filters")
-        n = uniform_n(table)
-        extras = []
-        if n:
-            extras.append(f"n={n} seed{'s' * (n > 1)} per cell")
-        if self.diff_only or self.clear_only:
-            what = " + ".join(
-                w
-                for w, on_ in (("diff-only", self.diff_only), ("clear winners", self.clear_only))
-                if on_
-            )
-            extras.append(f"{what}: {len(shown)}/{len(table.columns)} columns")
-        extras.append(diagonal_wins(table).sentence())
-        summary.update(Text(table.title()))  # user strings are text, never markup
-        auto = message.auto
-        if auto is not None and auto:
-            self.auto_note = "chosen for you (change with m): " + "; ".join(auto)
-        legend = " · ".join(
-            [
-                "[b]bold[/b] clear best",
-                "[u]underlined[/u] tied within ±",
-                "[on #303a5f] diagonal [/] calibrated in that language",
-                "colour best→worst per column",
-            ]
-        )
-        notes = "".join(f"\n* {line}" for line in table.footnotes())
-        note.update(
-            Text(" · ".join([*extras, ""]))
-            + Text.from_markup(legend)
-            + Text((f"\n{self.auto_note}" if self.auto_note else "") + notes)
-        )
+        if message.auto:
+            self.auto_fields |= {a.split("=", 1)[0] for a in message.auto}
+            self.auto_note = "chosen for you (change with m): " + "; ".join(message.auto)
+        if message.faceted is not None:
+            self.facets = message.facets if message.faceted else []
+            self._shown_faceted = message.faceted
+        self._draw()
         if message.plot is not None:
             self._draw_plot(message.plot)
+
+    def _draw(self) -> None:
+        """Draw the single table or the facets from the tables last loaded."""
+        from langprune.store.findings import diagonal_wins
+        from langprune.tui.render import build_table, uniform_n
+
+        table = self.table
+        if table is None:
+            return
+        faceted = bool(self._shown_faceted and self.facets)
+        self.query_one("#compare-scroll").display = not faceted
+        self.query_one("#compare-facets").display = faceted
+        extras = []
+        n = uniform_n(table)
+        if n:
+            extras.append(f"n={n} seed{'s' * (n > 1)} per cell")
+        if faceted:
+            self._draw_facets()
+            shown_tables = [t for _, _, t in self.facets]
+            title = replace(table, method=None, sparsity=None).title()
+            head = f"{title}  · {len(shown_tables)} tables: method x sparsity (f: one)"
+            self.query_one("#compare-summary", Static).update(Text(head))
+        else:
+            grid, shown = build_table(table, diff_only=self.diff_only, clear_only=self.clear_only)
+            self.query_one("#compare-table", Static).update(
+                grid if table.rows else "no values for these filters"
+            )
+            if self.diff_only or self.clear_only:
+                what = " + ".join(
+                    w
+                    for w, on_ in (
+                        ("diff-only", self.diff_only),
+                        ("clear winners", self.clear_only),
+                    )
+                    if on_
+                )
+                extras.append(f"{what}: {len(shown)}/{len(table.columns)} columns")
+            extras.append(diagonal_wins(table).sentence())
+            self.query_one("#compare-summary", Static).update(Text(table.title()))
+        notes = "".join(f"\n* {line}" for line in table.footnotes())
+        self.query_one("#compare-note", Static).update(
+            Text(" · ".join([*extras, ""]))
+            + Text.from_markup(LEGEND)
+            + Text((f"\n{self.auto_note}" if self.auto_note and not faceted else "") + notes)
+        )
+
+    def _draw_facets(self) -> None:
+        from langprune.store.findings import diagonal_wins
+        from langprune.tui.render import build_table
+
+        box = self.query_one("#compare-facets", ScrollableContainer)
+        keys = [(m, s) for m, s, _ in self.facets]
+        cols = facets.grid_columns(keys, self.app.size.width, self._natural_width())
+        rows = facets.grid_rows(len(keys), cols)
+        # what the body leaves: summary, filter row, the note's lines and the footer
+        available = max(8, self.app.size.height - 6)
+        height = available // rows
+        box.styles.grid_size_columns = cols
+        box.styles.grid_size_rows = rows
+        box.styles.grid_rows = "1fr" if height >= 9 else "9"
+        box.remove_children()
+        panels = []
+        for method, sparsity, t in self.facets:
+            grid, _ = build_table(
+                t,
+                diff_only=self.diff_only,
+                clear_only=self.clear_only,
+                expand=True,
+                leading=facets.leading(height, len(t.rows)),
+            )
+            panel = Static(grid, classes="facet")
+            panel.border_title = f"{method} · {sparsity}"
+            panel.border_subtitle = diagonal_wins(t).sentence()
+            panels.append(panel)
+        box.mount_all(panels)
+
+    def _natural_width(self) -> int:
+        """The widest facet table's width, unexpanded (what a panel needs to show it whole)."""
+        from rich.measure import Measurement
+
+        from langprune.tui.render import build_table
+
+        console = self.app.console
+        widths = [
+            Measurement.get(console, console.options, build_table(t)[0]).maximum
+            for _, _, t in self.facets
+        ]
+        return max(widths, default=0)
 
     # ---- filter row ----
     def _sync_selects(self) -> None:
@@ -272,6 +330,7 @@ class CompareScreen(LangpruneScreen[None]):
                 sel.set_options([(f"any {f}", ANY), *[(Text(v), v) for v in values]])
                 current = self.filters.get(f)
                 sel.value = current if current in values else ANY
+            self._expect = {s.id or "": s.value for s in self.query(Select)}
         finally:
             self.call_after_refresh(self._end_sync)
 
@@ -280,9 +339,11 @@ class CompareScreen(LangpruneScreen[None]):
 
     @on(Select.Changed)
     def _select_changed(self, event: Select.Changed) -> None:
-        if self._syncing:
-            return
         sid = event.select.id or ""
+        # the echo of `_sync_selects` (Textual posts Changed later, possibly for a value between)
+        if self._syncing or self._expect.get(sid, Select.BLANK) == event.select.value:
+            return
+        self._expect[sid] = event.select.value
         if sid == "sel-metric":
             if event.value is Select.BLANK or event.value == self.metric:
                 return
@@ -293,6 +354,7 @@ class CompareScreen(LangpruneScreen[None]):
             if self.filters.get(key) == value:
                 return
             self.filters[key] = value
+            self.auto_fields.discard(key)
         self.auto_note = ""
         self.reload()
 
@@ -301,7 +363,21 @@ class CompareScreen(LangpruneScreen[None]):
         self.query_one("#sel-metric", Select).focus()
 
     def action_focus_table(self) -> None:
-        self.query_one("#compare-scroll").focus()
+        target = "#compare-facets" if self._shown_faceted else "#compare-scroll"
+        self.query_one(target).focus()
+
+    def action_facets(self) -> None:
+        width = self.app.size.width
+        if width < facets.FACET_MIN_WIDTH:
+            self.faceted = True
+            self.notify(
+                f"one table per method x sparsity needs {facets.FACET_MIN_WIDTH} columns "
+                f"(this terminal has {width})",
+                timeout=3,
+            )
+            return
+        self.faceted = not self.faceted  # the summary line says which view this is
+        self.reload()
 
     def action_delta(self) -> None:
         self.delta = DELTAS[(DELTAS.index(self.delta) + 1) % len(DELTAS)]
@@ -310,20 +386,21 @@ class CompareScreen(LangpruneScreen[None]):
 
     def action_diff_only(self) -> None:
         self.diff_only = not self.diff_only
-        if self.table is not None:
-            self.on_compare_loaded(CompareLoaded(self.table, None, None))
+        self._draw()
 
     def action_clear_only(self) -> None:
         self.clear_only = not self.clear_only
-        if self.table is not None:
-            self.on_compare_loaded(CompareLoaded(self.table, None, None))
+        self._draw()
 
     def action_next_task(self) -> None:
+        """Show the metric of the next task present (lm-eval task or perplexity corpus), then of
+        all tasks."""
         tasks = [None, *self.choices.get("task", [])]
         current = self.filters.get("task")
-        self.filters["task"] = (
-            tasks[(tasks.index(current) + 1) % len(tasks)] if current in tasks else None
-        )
+        nxt = tasks[(tasks.index(current) + 1) % len(tasks)] if current in tasks else None
+        self.filters["task"] = nxt
+        self.auto_fields.discard("task")
+        self.notify(f"task: {nxt or 'all tasks'}", timeout=2)
         self._sync_selects()
         self.reload()
 
@@ -341,7 +418,9 @@ class CompareScreen(LangpruneScreen[None]):
             return
         from textual_plotext import PlotextPlot
 
-        self.query_one("#compare-body").mount(PlotextPlot(id="compare-plot", classes="-shown"))
+        self.query_one("#compare-body").mount(
+            PlotextPlot(id="compare-plot", classes="-shown"), before="#compare-note"
+        )
         self.reload()
 
     def action_plot_kind(self) -> None:
@@ -351,27 +430,37 @@ class CompareScreen(LangpruneScreen[None]):
         else:
             self.reload()
 
-    def _draw_plot(self, data: dict[str, Any]) -> None:
+    def _draw_plot(self, data: Any) -> None:
+        from langprune.tui.plotdata import axis_limits
+
         found = self.query("#compare-plot")
         if not found:
             return
+        self.plot = data
         widget: Any = found.first()  # a textual_plotext PlotextPlot, imported only to plot
         plt = widget.plt
         plt.clear_data()
         plt.clear_figure()
-        metric = self.metric or ""
-        if data["kind"] == "bars":
-            columns = data["columns"]
-            series = data["series"]
-            if columns and series:
-                plt.multiple_bar(columns, list(series.values()), labels=list(series))
-            plt.title(f"{metric} per evaluation language, by calibration language")
+        limits = axis_limits(data.values())
+        xs = list(range(1, len(data.labels) + 1))
+        if data.kind == "bars":
+            if data.labels and data.series:
+                ys = [[0.0 if v is None else v for v in vs] for vs in data.series.values()]
+                plt.multiple_bar(
+                    data.labels, ys, labels=list(data.series), minimum=limits[0] if limits else 0
+                )
         else:
-            for row, pts in data["series"].items():
+            for row, ys in data.series.items():
+                pts = [(x, y) for x, y in zip(xs, ys, strict=True) if y is not None]
                 if pts:
                     plt.plot([p[0] for p in pts], [p[1] for p in pts], label=row, marker="braille")
-            plt.title(f"{metric} (mean over eval languages) across sparsity")
+            plt.xticks(xs, data.labels)
+            if xs:
+                plt.xlim(0.5, len(xs) + 0.5)
             plt.xlabel("sparsity")
+        if limits:
+            plt.ylim(*limits)
+        plt.title(data.title)
         widget.refresh()
 
     # ---- export ----
@@ -412,85 +501,3 @@ class CompareScreen(LangpruneScreen[None]):
             self.app.call_from_thread(self.notify, f"export failed: {exc}", severity="error")
             return
         self.post_message(ActionDone(f"exported {fmt} → {written}"))
-
-
-def _first_choice(field: str, choices: list[str]) -> str:
-    """What the screen picks when the store asks for a choice: a calibrated method first
-    (magnitude reads no calibration text, so it answers nothing about calibration languages)."""
-    if field == "method":
-        from langprune.cellid import uses_calibration
-
-        calibrated = [c for c in choices if uses_calibration(c)]
-        if calibrated:
-            return calibrated[0]
-    return choices[0]
-
-
-class OverwriteScreen(ModalScreen[bool]):
-    """Confirm overwriting an existing export file: y/Enter overwrites, n/Esc keeps it."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "yes", "Overwrite"),
-        Binding("n,escape", "no", "Keep"),
-    ]
-
-    def __init__(self, path: Path) -> None:
-        super().__init__()
-        self.path = path
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="export-box"):
-            yield Label(f"{self.path} exists. Overwrite it?")
-            with Horizontal(id="preview-buttons"):
-                yield Button("Overwrite (y)", id="overwrite-yes", variant="error")
-                yield Button("Keep (n)", id="overwrite-no")
-
-    @on(Button.Pressed, "#overwrite-yes")
-    def action_yes(self) -> None:
-        self.dismiss(True)
-
-    @on(Button.Pressed, "#overwrite-no")
-    def action_no(self) -> None:
-        self.dismiss(False)
-
-
-EXPORT_FORMATS = (("CSV", "csv"), ("Markdown", "md"), ("LaTeX", "latex"))
-SUFFIX = {"csv": ".csv", "md": ".md", "latex": ".tex"}
-
-
-class ExportScreen(ModalScreen[tuple[str, str] | None]):
-    """Pick a format and a path; Enter writes, Esc cancels."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
-
-    def __init__(self, stem: Path) -> None:
-        super().__init__()
-        self.stem = stem
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="export-box"):
-            yield Label("export the whole comparison (not just the visible part)")
-            yield Select(EXPORT_FORMATS, value="csv", allow_blank=False, id="export-format")
-            yield Input(str(self.stem) + ".csv", id="export-path")
-            with Horizontal(id="preview-buttons"):
-                yield Button("Write (Enter)", id="export-ok", variant="primary")
-                yield Button("Cancel (Esc)", id="export-cancel")
-
-    def on_mount(self) -> None:
-        self.query_one("#export-path", Input).focus()
-
-    @on(Select.Changed, "#export-format")
-    def _format(self, event: Select.Changed) -> None:
-        box = self.query_one("#export-path", Input)
-        path = Path(box.value)
-        box.value = str(path.with_suffix(SUFFIX[str(event.value)]))
-
-    @on(Input.Submitted, "#export-path")
-    @on(Button.Pressed, "#export-ok")
-    def _ok(self) -> None:
-        fmt = str(self.query_one("#export-format", Select).value)
-        self.dismiss((fmt, self.query_one("#export-path", Input).value))
-
-    @on(Button.Pressed, "#export-cancel")
-    def action_cancel(self) -> None:
-        self.dismiss(None)

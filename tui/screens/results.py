@@ -18,7 +18,7 @@ from textual.binding import Binding, BindingType
 from textual.suggester import SuggestFromList
 from textual.widgets import Footer, Input, Static
 
-from langprune.errors import LangpruneError
+from langprune.errors import LangpruneError, disk_error
 from langprune.tui.messages import ResultsLoaded
 from langprune.tui.screens.base import LangpruneScreen
 from langprune.tui.widgets.lazytable import Column, LazyTable
@@ -110,8 +110,10 @@ class ResultsScreen(LangpruneScreen[None]):
 
         try:
             columns, rows = results_data.load(self.app.workspace, expr)
-        except ValueError as exc:  # FilterError / StoreError (a damaged database): the CLI's words
-            text = exc.report() if isinstance(exc, LangpruneError) else str(exc)
+        except (ValueError, LangpruneError, OSError) as exc:  # a bad filter, a damaged database,
+            # a full disk (FilterError, StoreError, DiskError): the CLI's words, in place
+            problem = disk_error(exc) or exc
+            text = problem.report() if isinstance(problem, LangpruneError) else str(exc)
             self.post_message(ResultsLoaded([], [], 0, error=text))
             return
         shown = self._view(rows, text, sort_index, reverse)
