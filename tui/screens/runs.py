@@ -193,7 +193,12 @@ class RunsScreen(LangpruneScreen[None]):
         Binding("r", "retry", "Retry"),
         Binding("space", "mark", "Mark"),
         Binding("a", "mark_all", "Mark all", show=False),
-        Binding("enter", "card", "Run card"),
+        Binding(
+            "enter",
+            "card",
+            "Run card",
+            tooltip="open the run's card: metrics, OWL allocation, spec, timings, log tail",
+        ),
         Binding("l", "open_log", "Log"),
         Binding("e", "export_model", "Export model", show=False),
         Binding("z", "log_size", "Log size"),
