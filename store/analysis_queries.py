@@ -278,10 +278,21 @@ def _owl(rows: list[tuple[Any, ...]]) -> list[Matrix]:
     return out
 
 
-def _fmt(cell: Cell | None) -> str:
+# shown to 3 decimals: a spread below half of the last digit is said once, not in every cell
+SHOWN_RESOLUTION = 0.0005
+
+
+def _fmt(cell: Cell | None, with_spread: bool = True) -> str:
     if cell is None or cell.n == 0:
         return "-"
-    return f"{cell.mean:.3f}" + (f" ±{cell.spread:.3f}" if cell.spread else "")
+    spread = with_spread and cell.spread and not math.isnan(cell.spread)
+    return f"{cell.mean:.3f}" + (f" ±{cell.spread:.3f}" if spread else "")
+
+
+def _spreads_below_resolution(m: Matrix) -> bool:
+    """Every cell's ± rounds to 0.000: the cells show only their mean and one line says so."""
+    spreads = [c.spread for c in m.cells.values() if c.n and not math.isnan(c.spread)]
+    return all(s < SHOWN_RESOLUTION for s in spreads)
 
 
 def _esc(s: str) -> str:
@@ -314,16 +325,20 @@ def render(matrices: list[Matrix], fmt: str) -> str:
     parts = []
     for m in matrices:
         header = [f"{m.row_label} \\ {m.col_label}", *m.cols]
-        body = [[r, *(_fmt(m.cells.get((r, c))) for c in m.cols)] for r in m.rows]
+        tiny = _spreads_below_resolution(m)
+        body = [[r, *(_fmt(m.cells.get((r, c)), not tiny) for c in m.cols)] for r in m.rows]
+        note = f"± below {SHOWN_RESOLUTION} in every cell: not shown" if tiny else ""
         if fmt == "md":
             lines = [f"**{_head(m)}**", "", "| " + " | ".join(header) + " |",
                      "|" + "---|" * len(header)]  # fmt: skip
             lines += ["| " + " | ".join(row) + " |" for row in body]
+            lines += ["", note] if note else []
         elif fmt == "latex":
             lines = [f"% {_head(m)}", "\\begin{tabular}{l" + "r" * len(m.cols) + "}", "\\toprule",
                      " & ".join(_esc(h) for h in header) + " \\\\", "\\midrule"]  # fmt: skip
             lines += [" & ".join(_esc(c) for c in row) + " \\\\" for row in body]
             lines += ["\\bottomrule", "\\end{tabular}"]
+            lines += [f"% {note}"] if note else []
         elif fmt == "table":
             widths = [max(len(str(x[i])) for x in [header, *body]) for i in range(len(header))]
             lines = [_head(m)] + [
@@ -331,6 +346,7 @@ def render(matrices: list[Matrix], fmt: str) -> str:
                           for i, (c, w) in enumerate(zip(row, widths, strict=True)))
                 for row in [header, *body]
             ]  # fmt: skip
+            lines += [note] if note else []
         else:
             raise StoreError(f"--format {fmt!r}: allowed: table, csv, json, md, latex")
         parts.append("\n".join(lines))

@@ -197,48 +197,82 @@ def build_table(
     return grid, columns
 
 
-def compare_table(table: Any) -> Table:
-    """The grid as the CLI prints it: title, caption, † on diagonal cells, means in the footer."""
-    from langprune.store.export import cell_text, mean_text
+def compare_table(table: Any, width: int | None = None) -> Table:
+    """The grid as the CLI prints it (`compare`, the demo): title, the legend as caption, † on
+    diagonal cells, ~ on ties at the top, a missing cell's reason, means in the footer.
+
+    Cells are one line (`+0.23 ±0.11`) when the whole grid fits `width`, else each cell puts
+    its ± part on a second line, so that no number is ever cut or wrapped inside."""
+    from rich import box
+
+    from langprune.store.export import cell_text, legend, mean_text
+
+    parts: dict[tuple[str, str], tuple[Text, Text | None]] = {}
+    for row in table.rows:
+        for column in table.columns:
+            cell = table.cell(row, column)
+            if cell is None:
+                status = table.status(row, column)
+                parts[(row, column)] = (
+                    Text(status, style="bold red" if status == "failed" else "dim"),
+                    None,
+                )
+                continue
+            value, spread = cell_text(table, cell)
+            text = Text(value)
+            if cell.n > 1:
+                text.append(f" ({cell.n})", style="dim")
+            if cell.diagonal:
+                text = Text("†", style="bold magenta") + text
+            if cell.tie and not cell.best:
+                text = Text("~") + text
+            style = cell_style(table, cell, column)
+            text.stylize(style)
+            extra = None if spread is None else Text(f"±{spread}", style="dim")
+            parts[(row, column)] = (text, extra)
+    column_means = {c: mean_text(table, table.column_means.get(c), column=c) for c in table.columns}
+    row_means = {r: mean_text(table, table.row_means.get(r), r) for r in table.rows}
+
+    def one_line(column: str) -> int:
+        sizes = [len(column), len(column_means[column])]
+        for row in table.rows:
+            text, extra = parts[(row, column)]
+            sizes.append(text.cell_len + (extra.cell_len + 1 if extra is not None else 0))
+        return max(sizes)
+
+    needed = max(len(r) for r in [*table.rows, "calib"]) + max(
+        [len("mean"), *(len(m) for m in row_means.values())]
+    )
+    needed += sum(one_line(c) + 1 for c in table.columns) + 2
+    stacked = width is not None and needed > width
 
     out = Table(
         title=table.title(),
         title_justify="left",
         caption="colour: best (green) -> worst (red) per column among pruned rows; "
-        "† on a shaded cell: calibrated in the evaluated language"
-        + ("; mean ± std over seeds (n)" if table.several_seeds else ""),
+        + legend(table),
         caption_justify="left",
         show_footer=True,
         header_style="bold",
+        # rules under the header and above the means, no cell borders: 80 columns hold six
+        # languages with their markers and ± parts
+        box=box.SIMPLE,
+        padding=(0, 0),
+        pad_edge=False,
     )
     out.add_column("calib", footer="mean", style="bold", no_wrap=True)
     for column in table.columns:
-        out.add_column(
-            column,
-            justify="right",
-            footer=mean_text(table, table.column_means.get(column), column=column),
-        )
-    out.add_column("mean", justify="right", footer="")
+        out.add_column(column, justify="right", footer=column_means[column], no_wrap=True)
+    out.add_column("mean", justify="right", footer="", no_wrap=True)
     for row in table.rows:
         dense = row == "dense"
         cells: list[Text] = [Text(row, style=DENSE_STYLE if dense else "bold")]
         for column in table.columns:
-            cell = table.cell(row, column)
-            if cell is None:
-                cells.append(Text("–", style="dim"))
-                continue
-            value, spread = cell_text(table, cell)
-            text = Text(value)
-            if spread is not None:
-                text.append(f" ± {spread}", style="dim")
-            if cell.n > 1:
-                text.append(f" ({cell.n})", style="dim")
-            if cell.diagonal:
-                # a prefix, so that the marker never wraps onto a line of its own at 80 columns
-                text = Text("†", style="bold magenta") + text
-            text.stylize(cell_style(table, cell, column))
+            text, extra = parts[(row, column)]
+            if extra is not None:
+                text = text + Text("\n" if stacked else " ") + extra
             cells.append(text)
-        cells.append(Text(mean_text(table, table.row_means.get(row), row)))
+        cells.append(Text(row_means[row]))
         out.add_row(*cells, end_section=dense)
     return out
 

@@ -47,9 +47,10 @@ def demo(
         out.print(f"grid finished in {time.monotonic() - started:.0f} s")
     print_tables(ws, exp, DEMO_METRIC)
     print_mask_overlap(ws, exp)
+    where = "" if state(ctx).workspace_option is None else f" --workspace {ws}"
     out.print(
-        "\nOpen the TUI on these results:  .venv/bin/langprune   (press 4 for the compare screen)"
-        + ("" if state(ctx).workspace_option is None else f"  --workspace {ws}")
+        f"\nOpen the TUI on these results:  .venv/bin/langprune{where}"
+        "   (press 4 for the compare screen)"
     )
 
 
@@ -82,7 +83,7 @@ def print_tables(ws, exp, metric: str) -> None:
                         out.print(f"* {note}", style="dim")
                     continue
                 out.print()
-                out.print(compare_table(table))
+                out.print(compare_table(table, out.width))
                 wins = diagonal_wins(table)
                 out.print(
                     Text(f"{method} {sparsity}: {wins.sentence()}", style="bold")

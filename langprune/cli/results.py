@@ -304,66 +304,6 @@ def _nothing_matches(ws: Path, conditions: list[Any]) -> str:
 
 # ---- compare --------------------------------------------------------------------------------
 
-# Best -> worst within a column.
-_GRADIENT = ("bold green", "green", "yellow", "dark_orange", "red")
-
-
-def _rank_style(rank: int | None, size: int) -> str:
-    if rank is None:
-        return "dim italic"
-    if size <= 1:
-        return _GRADIENT[0]
-    return _GRADIENT[round(rank / (size - 1) * (len(_GRADIENT) - 1))]
-
-
-def _rich_compare(table: Any) -> Any:
-    from rich.table import Table
-    from rich.text import Text
-
-    from langprune.store.export import cell_text, legend, mean_text
-    from langprune.store.table import DENSE_ROW
-
-    out = Table(
-        title=table.title(),
-        title_justify="left",
-        caption="colour: best (green) -> worst (red) per column among pruned rows; "
-        + legend(table),
-        caption_justify="left",
-        show_footer=True,
-        header_style="bold",
-    )
-    out.add_column("calib", footer="mean", style="bold", no_wrap=True)
-    for column in table.columns:
-        mean = table.column_means.get(column)
-        out.add_column(column, justify="right", footer=mean_text(table, mean, column=column))
-    out.add_column("mean", justify="right", footer="")
-    for row in table.rows:
-        cells: list[Any] = [Text(row, style="dim italic" if row == DENSE_ROW else "bold")]
-        for column in table.columns:
-            cell = table.cell(row, column)
-            if cell is None:
-                status = table.status(row, column)
-                cells.append(Text(status, style="bold red" if status == "failed" else "dim"))
-                continue
-            value, spread = cell_text(table, cell)
-            text = Text(value, style=_rank_style(cell.rank, table.column_size(column)))
-            if spread is not None:
-                text.append(f" ± {spread}", style="dim")
-            if cell.n > 1:
-                text.append(f" ({cell.n})", style="dim")
-            if cell.diagonal:
-                # a prefix, so that the marker never wraps onto a line of its own at 80 columns
-                text = Text("†", style="bold magenta") + text
-                text.stylize("on grey23")
-            if cell.best:
-                text.stylize("bold")
-            elif cell.tie:
-                text = Text("~") + text
-            cells.append(text)
-        cells.append(Text(mean_text(table, table.row_means.get(row), row)))
-        out.add_row(*cells, end_section=row == DENSE_ROW)
-    return out
-
 
 def compare(
     ctx: typer.Context,
@@ -431,8 +371,10 @@ def compare(
         typer.echo(f"wrote {output}")
     elif fmt_name == "table":
         from langprune.store.findings import diagonal_wins
+        from langprune.tui.render import compare_table
 
-        console().print(_rich_compare(table))
+        out = console()
+        out.print(compare_table(table, out.width))
         console().print(diagonal_wins(table).sentence())
         for note in table.footnotes():
             console().print(f"* {note}", style="dim")

@@ -99,6 +99,14 @@ def test_subsampled_masks_carry_their_error(workspace: Path) -> None:
         assert meta["row_fraction"] == 0.5
         assert all(len(v.rows) == 16 for v in masks.values())
     assert all(c.spread > 0 for c in m.cells.values())
+    # a ± that rounds to 0.000 is said once under the matrix, never printed as ±0.000
+    from dataclasses import replace
+
+    for tiny, shown in ((1e-5, False), (0.002, True)):
+        cells = {k: replace(c, spread=tiny) for k, c in m.cells.items()}
+        text = render([replace(m, cells=cells)], "table")
+        assert "±0.000" not in text
+        assert ("±0.002" in text) is shown and ("not shown" in text) is not shown
 
 
 def test_neurons_and_drift_views(workspace: Path) -> None:

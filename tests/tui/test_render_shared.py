@@ -75,3 +75,24 @@ def test_owl_section_before_pruning_and_for_many_layers(tmp_path: Path) -> None:
     assert render.sparkline(layers)[0] == "▁" and render.sparkline(layers)[-1] == "█"
     assert render.sparkline([0.5, 0.5]) == "▄▄"
     assert render.owl_section(dataclasses.replace(rec, method="wanda")) is None
+
+
+def test_cli_grid_is_one_line_per_cell_when_it_fits_else_the_spread_goes_below(
+    workspace: Path,
+) -> None:
+    from langprune.store.export import cell_text
+
+    write_known(workspace)
+    table = compare(workspace, "ppl")
+    spread_cells = [c for c in table.cells.values() if cell_text(table, c)[1] is not None]
+    assert spread_cells
+    for width, stacked in ((200, False), (40, True)):
+        console = Console(width=width, record=True, color_system=None)
+        console.print(render.compare_table(table, width))
+        lines = console.export_text().splitlines()
+        for cell in spread_cells:
+            value, spread = cell_text(table, cell)
+            together = any(value in line and f"±{spread}" in line for line in lines)
+            assert together is not stacked, (width, value, spread)
+            # nothing cut: every value and its ± part printed whole
+            assert any(value in line for line in lines) and any(f"±{spread}" in ln for ln in lines)
