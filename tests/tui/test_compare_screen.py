@@ -131,7 +131,8 @@ async def test_help_lists_the_keys_of_the_current_screen(fake_ws: Path) -> None:
         await pilot.pause(0.2)
         text = screen_text(app)
         assert "compare" in text and "one table per method x sparsity" in text
-        assert "delta vs dense" in text and "everywhere" in text and "quit" in text
+        assert "delta vs the baseline" in text and "everywhere" in text and "quit" in text
+        assert "English calibration" in text  # b
         assert "mark the run" not in text and "log pane" not in text  # the runs screen's keys
         await pilot.press("escape")
         app.set_focus(None)
@@ -141,4 +142,29 @@ async def test_help_lists_the_keys_of_the_current_screen(fake_ws: Path) -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
         await pilot.pause(0.2)
         text = screen_text(app)
-        assert "mark the run" in text and "delta vs dense" not in text
+        assert "mark the run" in text and "delta vs the baseline" not in text
+
+
+async def test_b_cycles_the_baseline_through_english_and_each_row(fake_ws: Path) -> None:
+    app = LangpruneApp(fake_ws, start="compare")
+    async with app.run_test(size=(100, 40)) as pilot:
+        screen = app.screen
+        await _loaded(pilot)
+        method, sparsity = screen.filters["method"], screen.filters["sparsity"]
+        await pilot.press("b")  # English calibration, deltas switched on
+        await wait_for(pilot, lambda: screen.table.baseline == "en")
+        assert screen.table.delta == "abs"
+        expected = queries.compare(
+            fake_ws, "bpb", method=method, sparsity=sparsity, delta="abs", baseline="en"
+        )
+        assert screen.table.cells == expected.cells  # paired per seed by the store, as the CLI
+        await pilot.pause(0.3)
+        assert "delta=abs vs en" in screen_text(app)
+        done_rows = {row for row, _ in screen.table.cells}
+        others = [r for r in screen.table.rows if r in done_rows and r not in ("dense", "en")]
+        assert others
+        for row in others:
+            await pilot.press("b")
+            await wait_for(pilot, lambda row=row: screen.table.baseline == row)
+        await pilot.press("b")  # back to the dense model
+        await wait_for(pilot, lambda: screen.table.baseline == "dense")

@@ -30,6 +30,28 @@ from langprune.tui.screens.compare_export import ExportScreen, OverwriteScreen
 
 ANY = "(any)"
 DELTAS = (None, "abs", "rel")
+
+
+def summary_title(table: Any) -> str:
+    """The table's title for the one-line summary bar: the delta and its baseline first, so a
+    narrow terminal never hides what the numbers are relative to."""
+    if not table.delta:
+        return str(table.title())
+    return f"delta={table.delta} vs {table.baseline} · " + replace(table, delta=None).title()
+
+
+def next_baseline(current: str | None, calib_row: str | None, rows: list[str]) -> str | None:
+    """`b`: dense (None) -> English calibration ("calib", which the store resolved to
+    `calib_row`) -> each other row of the table -> dense."""
+    if current is None:
+        return "calib"
+    after = [r for r in rows if r != calib_row]
+    if current == "calib":
+        return after[0] if after else None
+    later = after[after.index(current) + 1 :] if current in after else []
+    return later[0] if later else None
+
+
 # bits per byte first: unlike token perplexity it compares across tokenizers and scripts
 PREFERRED_METRICS = ("bpb", "ppl", "acc", "acc_norm")
 LEGEND = " · ".join(
@@ -49,7 +71,9 @@ class CompareScreen(LangpruneScreen[None]):
                 "experiment, model, method, sparsity and task filters (Tab moves on)"),
         Binding("f", "facets", "Facets", tooltip="one table per method x sparsity (from 120 "
                 "columns) ↔ the single table of the chosen method and sparsity"),
-        Binding("d", "delta", "Delta", tooltip="delta vs dense: off → absolute → relative (%)"),
+        Binding("d", "delta", "Delta", tooltip="delta vs the baseline: off → absolute → relative (%)"),
+        Binding("b", "baseline", "Baseline", tooltip="what deltas are against: dense → English "
+                "calibration (else the first language; paired per seed) → each row → dense"),
         Binding("x", "diff_only", "Diff-only", tooltip="hide columns where every row is the same"),
         Binding("w", "clear_only", "Clear winners",
                 tooltip="show only columns with a clear best (beyond the uncertainty)"),
@@ -71,6 +95,8 @@ class CompareScreen(LangpruneScreen[None]):
         self.filters: dict[str, str | None] = dict.fromkeys(FILTERS)
         self.auto_fields: set[str] = set()  # filters the screen chose, not the user
         self.delta: str | None = None
+        self.baseline: str | None = None  # None: the dense model; "calib": English calibration
+        self.calib_row: str | None = None  # the row "calib" resolved to, last time it was shown
         self.diff_only = False
         self.clear_only = False
         self.faceted = True  # the preference; shown only from FACET_MIN_WIDTH columns
@@ -146,7 +172,8 @@ class CompareScreen(LangpruneScreen[None]):
         asked = {k: v for k, v in self.filters.items() if k not in self.auto_fields}
         self._compare(
             self.metric,
-            dict(self.filters),
+            # compare()'s keyword arguments: the filters, and the baseline when not the dense model
+            {**self.filters, **({"baseline": self.baseline} if self.baseline else {})},
             asked,
             self.delta,
             self.plot_shown(),
@@ -213,6 +240,8 @@ class CompareScreen(LangpruneScreen[None]):
             self.table = None
             return
         self.table = message.table
+        if self.baseline == "calib":
+            self.calib_row = message.table.baseline
         if message.filters:
             self.filters.update({k: v for k, v in message.filters.items() if k in FILTERS})
             self._sync_selects()
@@ -244,7 +273,7 @@ class CompareScreen(LangpruneScreen[None]):
         if faceted:
             self._draw_facets()
             shown_tables = [t for _, _, t in self.facets]
-            title = replace(table, method=None, sparsity=None).title()
+            title = summary_title(replace(table, method=None, sparsity=None))
             head = f"{title}  · {len(shown_tables)} tables: method x sparsity (f: one)"
             self.query_one("#compare-summary", Static).update(Text(head))
         else:
@@ -263,7 +292,7 @@ class CompareScreen(LangpruneScreen[None]):
                 )
                 extras.append(f"{what}: {len(shown)}/{len(table.columns)} columns")
             extras.append(diagonal_wins(table).sentence())
-            self.query_one("#compare-summary", Static).update(Text(table.title()))
+            self.query_one("#compare-summary", Static).update(Text(summary_title(table)))
         notes = "".join(f"\n* {line}" for line in table.footnotes())
         self.query_one("#compare-note", Static).update(
             Text(" · ".join([*extras, ""]))
@@ -381,7 +410,20 @@ class CompareScreen(LangpruneScreen[None]):
 
     def action_delta(self) -> None:
         self.delta = DELTAS[(DELTAS.index(self.delta) + 1) % len(DELTAS)]
-        self.notify(f"delta vs dense: {self.delta or 'off'}", timeout=2)
+        against = "dense" if self.table is None else self.table.baseline
+        self.notify(f"delta vs {against}: {self.delta or 'off'}", timeout=2)
+        self.reload()
+
+    def action_baseline(self) -> None:
+        table = self.table
+        # rows with done values only: a row of failed or queued runs cannot be a baseline
+        rows = [] if table is None else [
+            r for r in table.rows if r != "dense" and any(k[0] == r for k in table.cells)
+        ]  # fmt: skip
+        self.baseline = next_baseline(self.baseline, self.calib_row, rows)
+        if self.delta is None:
+            self.delta = "abs"  # a baseline means nothing without deltas
+        self.notify(f"delta ({self.delta}) vs {self.baseline or 'dense'}", timeout=2)
         self.reload()
 
     def action_diff_only(self) -> None:
