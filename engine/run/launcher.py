@@ -197,6 +197,10 @@ def launch(
     return result
 
 
+# how long a launch waits for the scheduler it started to take its lock
+SCHEDULER_START_WAIT_S = 10.0
+
+
 def ensure_scheduler(workspace: Path) -> tuple[int | None, bool]:
     """The pid of the workspace's scheduler, starting a detached one when none is alive."""
     info = registry.scheduler_info(workspace)
@@ -212,6 +216,13 @@ def ensure_scheduler(workspace: Path) -> tuple[int | None, bool]:
             start_new_session=True,  # no controlling terminal: SIGHUP and Ctrl-C never reach it
             close_fds=True,
         )
+    # until it holds its lock, the next look (attach, run --wait) would see no scheduler and
+    # start a second one (which refuses, but the user would read "started one" twice)
+    deadline = time.monotonic() + SCHEDULER_START_WAIT_S
+    while time.monotonic() < deadline and proc.poll() is None:
+        if registry.scheduler_info(workspace) is not None:
+            break
+        time.sleep(0.05)
     return proc.pid, True
 
 

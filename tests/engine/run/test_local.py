@@ -60,6 +60,10 @@ def test_grid_finishes_after_the_launcher_exits_and_is_ingested(ws: Path, tmp_pa
     assert out.returncode == 0, out.stderr
     assert time.time() - t0 < 20, "run without --wait must return at once"
     assert "3 queued" in out.stdout and "langprune attach" in out.stdout
+    # the scheduler holds its lock when `run` returns: a look right after finds it, and
+    # `attach` starts no second one
+    assert registry.scheduler_info(ws) is not None
+    assert "no scheduler" not in cli(ws, "status").stderr
     # The launching process is gone; the grid goes on without it.
     wait_for(lambda: all_final(ws, 3), 120, "the grid to finish")
     assert {rd.state() for rd in runs(ws)} == {"done"}, describe(ws)
