@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from langprune.tui.app import LangpruneApp
-from tests.tui.conftest import wait_for
+from tests.tui.conftest import screen_text, wait_for
 
 SIZES = [(80, 24), (160, 48)]
 
@@ -102,3 +102,20 @@ def test_owl_card_snapshot(fake_ws: Path, snap_compare) -> None:
 
     app = LangpruneApp(fake_ws, start="results")
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_analysis_snapshot(size: tuple[int, int], workspace: Path, snap_compare) -> None:
+    """The analysis screen (5): the mask-overlap matrix with its noise floor and the per-layer
+    profile, over the analysis tests' deterministic grid."""
+    from tests.store.test_analysis_store import _write_grid
+
+    _write_grid(workspace)
+
+    async def run_before(pilot) -> None:
+        await pilot.press("5")
+        await wait_for(pilot, lambda: "noise floor" in screen_text(pilot.app))
+        await pilot.pause(0.5)
+
+    app = LangpruneApp(workspace, start="runs")
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
