@@ -39,7 +39,7 @@ def demo(
             f"{grid.name}: {len(grid.runs())} runs, {len(result.queued)} to do, "
             f"{len(result.skipped)} already done or running (workspace {ws})"
         )
-        queued += result.queued
+        queued += [rid for rid in result.queued if rid not in queued]  # the dense run is shared
     if queued:
         from langprune.cli.run import follow
 
