@@ -193,7 +193,8 @@ async def test_compare_export_writes_a_file(fake_ws: Path) -> None:
         await pilot.press("e")
         await pilot.pause(0.2)
         await pilot.press("enter")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "OverwriteScreen")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
+        assert f"{path} exists. Overwrite it?" in str(app.screen.question)
         await pilot.press("n")
         await pilot.pause(0.3)
         assert path.read_text() == "keep me" and app.screen is screen

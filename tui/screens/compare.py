@@ -26,7 +26,8 @@ from langprune.tui import facets
 from langprune.tui.compare_data import FILTERS
 from langprune.tui.messages import ActionDone, ChoicesLoaded, CompareLoaded
 from langprune.tui.screens.base import LangpruneScreen
-from langprune.tui.screens.compare_export import ExportScreen, OverwriteScreen
+from langprune.tui.screens.compare_export import ExportScreen
+from langprune.tui.screens.confirm import ConfirmScreen
 
 ANY = "(any)"
 DELTAS = (None, "abs", "rel")
@@ -528,7 +529,7 @@ class CompareScreen(LangpruneScreen[None]):
                 if yes:
                     self.export(table, fmt, path, True)
 
-            self.app.push_screen(OverwriteScreen(target), confirmed)
+            self.app.push_screen(ConfirmScreen(f"{target} exists. Overwrite it?"), confirmed)
             return
         self.export(self.table, fmt, path, False)
 

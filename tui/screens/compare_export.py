@@ -1,4 +1,4 @@
-"""The compare screen's export dialogs: a format and a path, and the overwrite question."""
+"""The compare screen's export dialog: a format and a path (overwriting asks through ConfirmScreen)."""
 
 from __future__ import annotations
 
@@ -11,35 +11,6 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select
-
-
-class OverwriteScreen(ModalScreen[bool]):
-    """Confirm overwriting an existing export file: y/Enter overwrites, n/Esc keeps it."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "yes", "Overwrite"),
-        Binding("n,escape", "no", "Keep"),
-    ]
-
-    def __init__(self, path: Path) -> None:
-        super().__init__()
-        self.path = path
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="export-box"):
-            yield Label(f"{self.path} exists. Overwrite it?")
-            with Horizontal(id="preview-buttons"):
-                yield Button("Overwrite (y)", id="overwrite-yes", variant="error")
-                yield Button("Keep (n)", id="overwrite-no")
-
-    @on(Button.Pressed, "#overwrite-yes")
-    def action_yes(self) -> None:
-        self.dismiss(True)
-
-    @on(Button.Pressed, "#overwrite-no")
-    def action_no(self) -> None:
-        self.dismiss(False)
-
 
 EXPORT_FORMATS = (("CSV", "csv"), ("Markdown", "md"), ("LaTeX", "latex"))
 SUFFIX = {"csv": ".csv", "md": ".md", "latex": ".tex"}
