@@ -5,7 +5,8 @@ Each view is one `Matrix` per (model, method, sparsity) group left after the fil
            pairs of runs (one per language; different seeds only on the diagonal), `spread` = the
            mean of the pairs' stderr (row-subsample error; 0 for full masks), n = pairs. The
            diagonal is the noise floor: runs calibrated in one language with different seeds.
-           `profile`: the same per layer, as rows 'across languages' and 'same language, seeds'.
+           `profile`: the same per layer, as rows 'across languages' and 'same language, seeds';
+           then per module type (q, k, v, o, gate, up, down) with the same rows.
 - neurons: rows = calibration language, columns = neuron language; cell = mean over seeds of
            the share of that language's LAPE neurons' weights kept (`kept`), spread = std.
 - drift:   rows = calibration language x evaluation language ('de@en' = calibrated in de,
@@ -28,6 +29,7 @@ from typing import Any, Literal
 from langprune.store.db import connect
 from langprune.store.errors import StoreError
 from langprune.store.ingest import ingest
+from langprune.store.masks import module_order
 from langprune.workspace import db_path as default_db_path
 
 Kind = Literal["masks", "neurons", "drift", "owl"]
@@ -104,7 +106,8 @@ def analysis(
     db_path: Path | None = None,
 ) -> list[Matrix]:
     """The matrices of one analysis view (module docstring), one per model/method/sparsity group;
-    for masks, each group's matrix is followed by its per-layer profile."""
+    for masks, each group's matrix is followed by its per-layer profile and its per-module-type
+    one (q, k, v, o, gate, up, down)."""
     if kind not in KINDS:
         close = [k for k in KINDS if k.startswith(kind[:1])]
         hint = f"; did you mean {close[0]!r}?" if close else ""
@@ -165,6 +168,7 @@ def _masks(rows: list[tuple[Any, ...]]) -> list[Matrix]:
     for key, members in _groups(rows).items():
         pairs: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
         layers: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
+        modules: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
         for _, _, _, la, lb, sa, sb, scope, k, jac, se in members:
             if la == lb and sa == sb:
                 continue  # one cell evaluated from two presets: the same mask, no seed noise
@@ -173,11 +177,12 @@ def _masks(rows: list[tuple[Any, ...]]) -> list[Matrix]:
                     pairs.setdefault(cell, ([], []))
                     pairs[cell][0].append(jac)
                     pairs[cell][1].append(se or 0.0)
-            elif scope == "layer":
+            elif scope in ("layer", "module"):
                 row = "same language, seeds" if la == lb else "across languages"
-                layers.setdefault((row, k), ([], []))
-                layers[(row, k)][0].append(jac)
-                layers[(row, k)][1].append(se or 0.0)
+                into = layers if scope == "layer" else modules
+                into.setdefault((row, k), ([], []))
+                into[(row, k)][0].append(jac)
+                into[(row, k)][1].append(se or 0.0)
         langs = _lang_order([c[0] for c in pairs])
         out.append(
             Matrix(
@@ -206,6 +211,22 @@ def _masks(rows: list[tuple[Any, ...]]) -> list[Matrix]:
                 _group(key),
             )
         )
+        if modules:
+            out.append(
+                Matrix(
+                    "mask overlap per module type",
+                    "pairs",
+                    "module",
+                    [
+                        r
+                        for r in ("across languages", "same language, seeds")
+                        if any(c[0] == r for c in modules)
+                    ],
+                    sorted({c[1] for c in modules}, key=module_order),
+                    {c: _cell(v, s) for c, (v, s) in modules.items()},
+                    _group(key),
+                )
+            )
     return out
 
 

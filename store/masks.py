@@ -173,7 +173,7 @@ def overlap_rows(
     groups: list[tuple[str, str, list[str]]] = [("all", "all", keys)]
     for layer in sorted({layer_of(k) for k in keys}):
         groups.append(("layer", str(layer), [k for k in keys if layer_of(k) == layer]))
-    types = sorted({module_type(k.split(".", 1)[1]) for k in keys}, key=_type_order)
+    types = sorted({module_type(k.split(".", 1)[1]) for k in keys}, key=module_order)
     for t in types:
         groups.append(("module", t, [k for k in keys if module_type(k.split(".", 1)[1]) == t]))
     out: list[dict[str, object]] = []
@@ -193,5 +193,6 @@ def overlap_rows(
     return out
 
 
-def _type_order(t: str) -> tuple[int, str]:
+def module_order(t: str) -> tuple[int, str]:
+    """Sort key of a module type: q, k, v, o, gate, up, down, then any other by name."""
     return (MODULE_TYPES.index(t) if t in MODULE_TYPES else len(MODULE_TYPES), t)

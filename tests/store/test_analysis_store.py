@@ -73,7 +73,7 @@ def test_overlaps_in_duckdb_match_an_independent_computation(workspace: Path) ->
 def test_matrix_has_noise_floor_on_the_diagonal_and_survives_rebuild(workspace: Path) -> None:
     truth = _write_grid(workspace)
     runs = {r.id: r for r in runs_of()}
-    m, profile = analysis(workspace, "masks")
+    m, profile, modules = analysis(workspace, "masks")
     assert m.rows == m.cols == ["de", "en", "sw"]
     de = [i for i in truth if runs[i].calibration_language == "de"]
     x, y = truth[de[0]], truth[de[1]]
@@ -83,7 +83,27 @@ def test_matrix_has_noise_floor_on_the_diagonal_and_survives_rebuild(workspace: 
     assert m.cells["de", "de"].mean > m.cells["de", "en"].mean
     assert profile.cols == ["0", "1", "2"]
     assert profile.rows == ["across languages", "same language, seeds"]
-    before = render([m, profile], "json")
+    # per module type: every module of a layer carries the layer's pattern here, so each type's
+    # overlap is the whole-model one, averaged over the pairs of each row
+    ids = list(truth)
+
+    def jac(a: str, b: str) -> float:
+        x, y = truth[a], truth[b]
+        return float((x & y).sum() / (x | y).sum())
+
+    lang = {i: runs[i].calibration_language for i in ids}
+    pairs = [(a, b) for i, a in enumerate(ids) for b in ids[i + 1 :]]
+    across = np.mean([jac(a, b) for a, b in pairs if lang[a] != lang[b]])
+    seeds = np.mean([jac(a, b) for a, b in pairs if lang[a] == lang[b]])
+    assert modules.col_label == "module" and modules.rows == profile.rows
+    assert modules.cols == [
+        t for t in ("q", "k", "v", "o", "gate", "up", "down") if t in modules.cols
+    ]
+    assert modules.cols
+    for t in modules.cols:
+        assert modules.cells["across languages", t].mean == pytest.approx(across)
+        assert modules.cells["same language, seeds", t].mean == pytest.approx(seeds)
+    before = render([m, profile, modules], "json")
     db_path(workspace).unlink()
     rebuild(workspace)
     assert render(analysis(workspace, "masks", refresh=False), "json") == before
@@ -93,7 +113,7 @@ def test_matrix_has_noise_floor_on_the_diagonal_and_survives_rebuild(workspace: 
 
 def test_subsampled_masks_carry_their_error(workspace: Path) -> None:
     truth = _write_grid(workspace, fraction=0.5)
-    m, _ = analysis(workspace, "masks")
+    m, *_ = analysis(workspace, "masks")
     for a in truth:
         masks, meta = read_masks(workspace / "runs" / a / "masks.npz")
         assert meta["row_fraction"] == 0.5
@@ -147,7 +167,7 @@ def test_demo_prints_the_overlap_matrix_and_its_sentence(workspace: Path, capsys
 
     _write_grid(workspace)
     ingest(workspace)
-    (m, _) = analysis(workspace, "masks", refresh=False)
+    (m, *_) = analysis(workspace, "masks", refresh=False)
     sentence = overlap_sentence(m)
     floor = [m.cells[r, r].mean for r in m.rows]
     across = [c.mean for (r, k), c in m.cells.items() if r != k]

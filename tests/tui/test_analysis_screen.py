@@ -38,12 +38,13 @@ async def test_analysis_screen_views_and_filters(workspace: Path) -> None:
 
 def test_heat_shading_orders_cells_by_value(workspace: Path) -> None:
     _write_grid(workspace)
-    m, profile = analysis(workspace, "masks")
+    m, profile, modules = analysis(workspace, "masks")
     assert shade(0.0, 0.0, 1.0) != shade(1.0, 0.0, 1.0)
     from rich.console import Console
 
     console = Console(width=120, record=True, color_system="truecolor")
     console.print(heat_table(m))
     console.print(profile_plot(profile))
+    console.print(heat_table(modules))
     out = console.export_text()
-    assert "noise floor" in out and "across languages" in out
+    assert "noise floor" in out and "across languages" in out and "per module type" in out

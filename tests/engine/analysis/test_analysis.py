@@ -200,9 +200,12 @@ def test_pipeline_runs_the_analysis_stage_and_ingest_reads_it(tmp_path: Path) ->
         assert "analysis" in fields["seconds"]
         assert not ctx.dirty
         rd.set_status("done", **fields)
-    m, profile = analysis(ws, "masks")
+    m, profile, modules = analysis(ws, "masks")
     assert m.rows == m.cols == ["de", "en"]
     assert profile.rows == ["across languages", "same language, seeds"]
+    # a real Llama's module types, in their order, each with both rows
+    assert modules.rows == profile.rows
+    assert modules.cols == ["q", "k", "v", "o", "gate", "up", "down"]
     assert all(m.cells[r, r].n == 1 for r in m.rows)  # two seeds per language: the noise floor
     assert all(0 < c.mean < 1 for c in m.cells.values())
     (drift,) = analysis(ws, "drift", refresh=False)
