@@ -303,17 +303,26 @@ def _owl(rows: list[tuple[Any, ...]]) -> list[Matrix]:
 SHOWN_RESOLUTION = 0.0005
 
 
-def _fmt(cell: Cell | None, with_spread: bool = True) -> str:
+def _shown_spread(cell: Cell) -> bool:
+    """Whether a cell prints its ±: not when it would round to ±0.000 (a line says so)."""
+    return bool(cell.spread) and not math.isnan(cell.spread) and cell.spread >= SHOWN_RESOLUTION
+
+
+def _fmt(cell: Cell | None) -> str:
     if cell is None or cell.n == 0:
         return "-"
-    spread = with_spread and cell.spread and not math.isnan(cell.spread)
-    return f"{cell.mean:.3f}" + (f" ±{cell.spread:.3f}" if spread else "")
+    return f"{cell.mean:.3f}" + (f" ±{cell.spread:.3f}" if _shown_spread(cell) else "")
 
 
-def _spreads_below_resolution(m: Matrix) -> bool:
-    """Every cell's ± rounds to 0.000: the cells show only their mean and one line says so."""
-    spreads = [c.spread for c in m.cells.values() if c.n and not math.isnan(c.spread)]
-    return all(s < SHOWN_RESOLUTION for s in spreads)
+def _spread_note(m: Matrix) -> str:
+    """The line under a matrix some of whose ± parts round to 0.000 and so are left out."""
+    hidden = [
+        c for c in m.cells.values() if c.n and c.spread and not _shown_spread(c)
+    ]  # fmt: skip
+    if not hidden:
+        return ""
+    where = "every cell" if len(hidden) == len(m.cells) else "cells without one"
+    return f"± below {SHOWN_RESOLUTION} in {where}: not shown"
 
 
 def _esc(s: str) -> str:
@@ -346,9 +355,8 @@ def render(matrices: list[Matrix], fmt: str) -> str:
     parts = []
     for m in matrices:
         header = [f"{m.row_label} \\ {m.col_label}", *m.cols]
-        tiny = _spreads_below_resolution(m)
-        body = [[r, *(_fmt(m.cells.get((r, c)), not tiny) for c in m.cols)] for r in m.rows]
-        note = f"± below {SHOWN_RESOLUTION} in every cell: not shown" if tiny else ""
+        body = [[r, *(_fmt(m.cells.get((r, c))) for c in m.cols)] for r in m.rows]
+        note = _spread_note(m)
         if fmt == "md":
             lines = [f"**{_head(m)}**", "", "| " + " | ".join(header) + " |",
                      "|" + "---|" * len(header)]  # fmt: skip

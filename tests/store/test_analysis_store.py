@@ -127,6 +127,11 @@ def test_subsampled_masks_carry_their_error(workspace: Path) -> None:
         text = render([replace(m, cells=cells)], "table")
         assert "±0.000" not in text
         assert ("±0.002" in text) is shown and ("not shown" in text) is not shown
+    # some tiny, some not: only the tiny ones are left out, and the line says which
+    first = next(iter(m.cells))
+    cells = {k: replace(c, spread=0.002 if k == first else 1e-5) for k, c in m.cells.items()}
+    text = render([replace(m, cells=cells)], "table")
+    assert text.count("±0.002") == 1 and "±0.000" not in text and "cells without one" in text
 
 
 def test_neurons_and_drift_views(workspace: Path) -> None:
