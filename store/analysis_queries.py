@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import math
 import statistics
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -195,39 +195,35 @@ def _masks(rows: list[tuple[Any, ...]]) -> list[Matrix]:
                 _group(key),
             )
         )
-        cols = sorted({c[1] for c in layers}, key=int)
-        out.append(
-            Matrix(
-                "mask overlap per layer",
-                "pairs",
-                "layer",
-                [
-                    r
-                    for r in ("across languages", "same language, seeds")
-                    if any(c[0] == r for c in layers)
-                ],
-                cols,
-                {c: _cell(v, s) for c, (v, s) in layers.items()},
-                _group(key),
-            )
-        )
+        out.append(_pairs_profile("mask overlap per layer", "layer", layers, int, key))
         if modules:
             out.append(
-                Matrix(
-                    "mask overlap per module type",
-                    "pairs",
-                    "module",
-                    [
-                        r
-                        for r in ("across languages", "same language, seeds")
-                        if any(c[0] == r for c in modules)
-                    ],
-                    sorted({c[1] for c in modules}, key=module_order),
-                    {c: _cell(v, s) for c, (v, s) in modules.items()},
-                    _group(key),
-                )
+                _pairs_profile("mask overlap per module type", "module", modules, module_order, key)
             )
     return out
+
+
+PAIR_ROWS = ("across languages", "same language, seeds")
+
+
+def _pairs_profile(
+    title: str,
+    col_label: str,
+    values: dict[tuple[str, str], tuple[list[float], list[float]]],
+    order: Callable[[str], Any],
+    key: tuple[Any, ...],
+) -> Matrix:
+    """A profile of mask overlaps: rows across languages / between seeds, one column per `key`
+    of the scope (a layer, a module type), cells = mean Jaccard with the mean stderr."""
+    return Matrix(
+        title,
+        "pairs",
+        col_label,
+        [r for r in PAIR_ROWS if any(c[0] == r for c in values)],
+        sorted({c[1] for c in values}, key=order),
+        {c: _cell(v, s) for c, (v, s) in values.items()},
+        _group(key),
+    )
 
 
 def _neurons(rows: list[tuple[Any, ...]]) -> list[Matrix]:

@@ -102,3 +102,16 @@ def real_ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield ws
     with contextlib.suppress(Exception):
         launcher.cancel(ws, None)
+
+
+async def open_card(pilot, run_id: str, rows: int) -> None:
+    """On the results screen: wait for `rows` rows, put the cursor on `run_id`, press Enter and
+    wait until its card has loaded."""
+    app = pilot.app
+    screen = app.screen
+    await wait_for(pilot, lambda: screen.query_one("#results-table").row_count == rows)
+    table = screen.query_one("#results-table")
+    ids = screen.columns.index("id")
+    table.cursor_row = next(i for i, r in enumerate(table.rows) if r[ids] == run_id)
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: getattr(app.screen, "loaded", False))

@@ -52,6 +52,21 @@ def _ppl(
     return round(base * hit + 0.37 * (seed or 0) + 0.05 * len(calib or ""), 4)
 
 
+def _ppl_row(lang: str, ppl: float) -> dict:
+    """One perplexity metric row on the synthetic corpus."""
+    return {
+        "kind": "perplexity",
+        "task": "perplexity",
+        "subtask": "synthetic",
+        "language": lang,
+        "metric": "ppl",
+        "value": ppl,
+        "stderr": None,
+        "n": 2048,
+        "extra": None,
+    }
+
+
 def build(
     ws: Path, *, states: dict[int, str] | None = None, name: str = "snap", label: str | None = None
 ) -> list[str]:
@@ -86,19 +101,7 @@ def build(
             )
             for lang in EVAL:
                 ppl = _ppl(run.method, run.sparsity, run.calibration_language, lang, run.seed)
-                rd.add_metric(
-                    {
-                        "kind": "perplexity",
-                        "task": "perplexity",
-                        "subtask": "synthetic",
-                        "language": lang,
-                        "metric": "ppl",
-                        "value": ppl,
-                        "stderr": None,
-                        "n": 2048,
-                        "extra": None,
-                    }
-                )
+                rd.add_metric(_ppl_row(lang, ppl))
                 rd.add_metric(
                     {
                         "kind": "perplexity",
@@ -216,19 +219,7 @@ def add_owl_run(ws: Path, m: float = 7.0, lam: float = 0.08) -> str:
     )
     for lang in EVAL:
         ppl = _ppl("wanda", "0.5", "de", lang, 0)
-        rd.add_metric(
-            {
-                "kind": "perplexity",
-                "task": "perplexity",
-                "subtask": "synthetic",
-                "language": lang,
-                "metric": "ppl",
-                "value": ppl,
-                "stderr": None,
-                "n": 2048,
-                "extra": None,
-            }
-        )
+        rd.add_metric(_ppl_row(lang, ppl))
     rd.add_event(time=t + 29, stage="done", step=1, total=1)
     rd.log.write_text(f"[{run.id}] pruned with OWL\n", encoding="utf-8")
     return run.id

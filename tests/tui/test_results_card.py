@@ -11,7 +11,7 @@ import pytest
 from langprune.store.rundir import RunDir
 from langprune.tui.app import LangpruneApp
 from langprune.tui.render import iso_time
-from tests.tui.conftest import wait_for
+from tests.tui.conftest import open_card, wait_for
 
 pytestmark = pytest.mark.anyio
 
@@ -120,14 +120,8 @@ async def test_owl_card_shows_the_recorded_allocation(fake_ws: Path) -> None:
     assert layers == fakews.owl_layer_sparsity(fakews.OWL_OUTLIER_PCT, 0.5, 0.08)
     app = LangpruneApp(fake_ws, start="results")
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = app.screen
-        await wait_for(pilot, lambda: screen.query_one("#results-table").row_count == 26)
-        table = screen.query_one("#results-table")
-        ids = screen.columns.index("id")
-        table.cursor_row = next(i for i, r in enumerate(table.rows) if r[ids] == run_id)
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, RunCardScreen))
-        await wait_for(pilot, lambda: app.screen.loaded)
+        await open_card(pilot, run_id, rows=26)
+        assert isinstance(app.screen, RunCardScreen)
         card = app.screen.query_one("#card")  # all of it, not only what the screen shows
         text = "\n".join(s.text for s in card.render_lines(card.region.reset_offset))
     lines = text.splitlines()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from langprune.tui.app import LangpruneApp
-from tests.tui.conftest import screen_text, wait_for
+from tests.tui.conftest import open_card, screen_text, wait_for
 
 SIZES = [(80, 24), (160, 48)]
 
@@ -90,14 +90,7 @@ def test_owl_card_snapshot(fake_ws: Path, snap_compare) -> None:
     run_id = fakews.add_owl_run(fake_ws)
 
     async def run_before(pilot) -> None:
-        app = pilot.app
-        screen = app.screen
-        await wait_for(pilot, lambda: screen.query_one("#results-table").row_count == 26)
-        table = screen.query_one("#results-table")
-        ids = screen.columns.index("id")
-        table.cursor_row = next(i for i, r in enumerate(table.rows) if r[ids] == run_id)
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: getattr(app.screen, "loaded", False))
+        await open_card(pilot, run_id, rows=26)
         await pilot.pause(0.3)
 
     app = LangpruneApp(fake_ws, start="results")
